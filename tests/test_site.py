@@ -1,0 +1,64 @@
+"""The site builds strictly and its notebooks run without error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+from nbclient import NotebookClient
+
+BIN = Path(sys.executable).parent
+NOTEBOOKS = sorted((ROOT / "docs").rglob("*.ipynb"))
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mkdocs build --strict`: broken links, anchors, snippets or notebooks fail it."""
+    site = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run([BIN / "mkdocs", "build", "--strict", "-d", site], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return site
+
+
+def test_site_builds_strictly(built_site: Path):
+    pages = list(built_site.rglob("index.html"))
+    assert len(pages) >= 5
+    assert (built_site / "404.html").is_file()
+
+
+def test_snippet_includes_show_the_real_file(built_site: Path):
+    """A page that includes scripts/create_sandbox.py shows that file's code."""
+    html = (built_site / "under-the-hood" / "chroot" / "index.html").read_text()
+    assert "closure" in html and "Resolver" in html and "PT_INTERP" in html
+
+
+def test_a_broken_snippet_fails_the_build(tmp_path: Path):
+    """check_paths is on: a page that includes a missing file must not build."""
+    (tmp_path / "docs" / "includes").mkdir(parents=True)
+    (tmp_path / "docs" / "includes" / "abbreviations.md").write_text("")
+    (tmp_path / "docs" / "index.md").write_text('```python\n--8<-- "scripts/nope.py"\n```\n')
+    # Our mkdocs.yml, with only this one page and no notebooks.
+    (tmp_path / "mkdocs.yml").write_text(f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
+                                         "nav: [index.md]\nplugins: [search]\n")
+    proc = subprocess.run([BIN / "mkdocs", "build", "--strict", "-d", tmp_path / "site"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert proc.returncode != 0
+    assert "scripts/nope.py" in proc.stderr
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_notebook_runs(notebook: Path):
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert outputs, "the notebook ran but printed nothing"
+    assert not [o for o in outputs if o.output_type == "error"]
