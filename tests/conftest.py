@@ -10,10 +10,13 @@ runners (GITHUB_ACTIONS=true).
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,85 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.outcome = "failed"
             report.longrepr = f"skipped under CI, which must run {'/'.join(strict)} tests: {reason}"
     return report
+
+
+@pytest.fixture(scope="session")
+def python_base() -> str:
+    """The base image for python-image: the real one where Docker Hub answers (GitHub's
+    runners), else a local stand-in built by images/stand-ins/build.sh."""
+    if ON_GITHUB:
+        dockerfile = (ROOT / "images" / "python-image" / "Dockerfile").read_text()
+        image = dockerfile.split("ARG PYTHON_BASE=", 1)[1].split()[0]
+    else:
+        out = subprocess.run(["bash", ROOT / "images" / "stand-ins" / "build.sh"],
+                             capture_output=True, text=True, timeout=1200)
+        assert out.returncode == 0, out.stderr[-2000:]
+        image = out.stdout.splitlines()[0]
+    print(f"python base image: {image}")
+    return image
+
+
+# --- nothing left behind: counted before and after the whole suite ----------------
+
+OUR_CGROUPS = re.compile(r"^(docker-basics|minicontainer)-(\d+)-[0-9a-f]{6}$")
+
+
+def our_cgroups(pid: int | None = None) -> list[str]:
+    """cgroups our scripts made (named <script>-<pid>-<random>), optionally of one pid."""
+    found = []
+    for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):
+        for d in dirnames:
+            m = OUR_CGROUPS.match(d)
+            if m and (pid is None or int(m[2]) == pid):
+                found.append(os.path.join(dirpath, d))
+        if dirpath.count("/") > 7:
+            dirnames.clear()
+    return found
+
+
+def leak_counts() -> dict[str, object]:
+    nets, kids = set(), []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            nets.add(os.readlink(f"/proc/{pid}/ns/net"))
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(
+                    os.getpid()):
+                kids.append(int(pid))
+        except OSError:
+            pass
+    return {"mounts": Path("/proc/self/mountinfo").read_text().count("\n"),
+            "network namespaces": len(nets), "our cgroups": our_cgroups(),
+            "child processes": sorted(kids)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # the controller: before any worker starts
+        session.config.stash[LEAKS] = leak_counts()
+
+
+LEAKS = pytest.StashKey[dict]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if LEAKS not in session.config.stash:
+        return
+    before = session.config.stash[LEAKS]
+    after = leak_counts()
+    for _ in range(20):  # the kernel frees namespaces of just-ended processes a moment later
+        if after == before:
+            break
+        time.sleep(0.1)
+        after = leak_counts()
+    report = ", ".join(f"{k} {len(v) if isinstance(v, list) else v}->"
+                       f"{len(after[k]) if isinstance(after[k], list) else after[k]}"
+                       for k, v in before.items())
+    out = ROOT / "artifacts" / "leaks.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"before": before, "after": after}, indent=2))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(f"leak check (whole suite): {report}")
+    if after != before:
+        if reporter:
+            reporter.write_line(f"LEAK: before {before}, after {after}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

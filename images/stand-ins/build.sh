@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build local stand-ins for the base images our Dockerfiles name, on a machine
+# that cannot pull from Docker Hub or GHCR (our CI machine). GitHub's runners
+# pull the real images and never run this.
+#
+#   images/stand-ins/build.sh            # builds what is missing, prints the tags
+#
+# - local/python:3.13-slim-trixie  Debian trixie (Python 3.13, like the official
+#   python:3.13-slim-trixie) made with debootstrap and `docker import`.
+# - local/uv:0.13.9                the uv binary from its PyPI wheel, FROM scratch,
+#   laid out like ghcr.io/astral-sh/uv (/uv).
+# Both carry the host's CA bundle, so HTTPS through a proxy with its own CA works
+# from inside builds (SSL_CERT_FILE is read by uv, pip and Python).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PYTHON_TAG=local/python:3.13-slim-trixie
+UV_TAG=local/uv:0.13.9
+CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+
+if ! have "$PYTHON_TAG"; then
+  rootfs=$(mktemp -d /var/tmp/standin-rootfs.XXXXXX)
+  trap 'rm -rf "$rootfs"' EXIT
+  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+    trixie "$rootfs" "$MIRROR" >/dev/null
+  cp "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  # Like the official image: no apt lists, a python and python3 on PATH.
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+  ln -sf /usr/bin/python3 "$rootfs/usr/local/bin/python"
+  tar -C "$rootfs" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
+    --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+    --change 'CMD ["python3"]' \
+    - "$PYTHON_TAG" >/dev/null
+  rm -rf "$rootfs"
+  trap - EXIT
+fi
+
+if ! have "$UV_TAG"; then
+  work=$(mktemp -d)
+  python3 ../../tools/get_uv.py "$work/uv" >/dev/null
+  printf 'FROM scratch\nCOPY uv /uv\n' > "$work/Dockerfile"
+  docker build -q -t "$UV_TAG" "$work" >/dev/null
+  rm -rf "$work"
+fi
+
+echo "$PYTHON_TAG"
+echo "$UV_TAG"
