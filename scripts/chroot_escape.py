@@ -63,6 +63,7 @@ def where_am_i() -> str:
     return "somewhere else"
 
 
+# --8<-- [start:escape]
 def escape() -> str:
     """The classic escape: needs only root in the chroot and a folder to chroot into."""
     os.makedirs("/escape", exist_ok=True)
@@ -71,6 +72,9 @@ def escape() -> str:
         os.chdir("..")
     os.chroot(".")  # make wherever we ended up the root
     return where_am_i()
+
+
+# --8<-- [end:escape]
 
 
 def demo(box: Path, use_pivot: bool) -> str:
@@ -83,6 +87,7 @@ def demo(box: Path, use_pivot: bool) -> str:
             # A private mount namespace, so that nothing below reaches the host.
             check(libc.unshare(CLONE_NEWNS), "unshare")
             mount(None, "/", MS_REC | MS_PRIVATE)
+            # --8<-- [start:pivot]
             if use_pivot:
                 # pivot_root needs the new root to be a mount point: bind it onto itself.
                 mount(str(box), str(box), MS_BIND | MS_REC)
@@ -90,6 +95,7 @@ def demo(box: Path, use_pivot: bool) -> str:
                 pivot_root(".", ".")  # the old root is now stacked under the new one...
                 check(libc.umount2(b".", MNT_DETACH), "umount2")  # ...and detached
                 os.chdir("/")
+            # --8<-- [end:pivot]
             else:
                 os.chroot(box)
                 os.chdir("/")

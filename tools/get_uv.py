@@ -54,11 +54,14 @@ def fetch(url: str) -> bytes:
 
 
 def main() -> None:
+    # get_uv.py [DEST [VERSION]]: the Makefile uses the defaults; images/stand-ins
+    # asks for the version its Dockerfile pins.
     dest = Path(sys.argv[1] if len(sys.argv) > 1 else ".tools/bin/uv")
+    version = sys.argv[2] if len(sys.argv) > 2 else UV_VERSION
     key = (platform.system(), platform.machine())
     if key not in TAGS:
         fail(f"no uv wheel known for {key[0]} {key[1]}; install uv {UV_VERSION} yourself.")
-    files = json.loads(fetch(INDEX))["releases"].get(UV_VERSION, [])
+    files = json.loads(fetch(INDEX))["releases"].get(version, [])
     wheel = next(
         (
             f
@@ -69,7 +72,7 @@ def main() -> None:
         None,
     )
     if wheel is None:
-        fail(f"PyPI lists no uv {UV_VERSION} wheel for {key[0]} {key[1]}.")
+        fail(f"PyPI lists no uv {version} wheel for {key[0]} {key[1]}.")
     # Mirrors may answer with a URL relative to the JSON page.
     data = fetch(urllib.parse.urljoin(INDEX, wheel["url"]))
     if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
@@ -81,7 +84,7 @@ def main() -> None:
         partial.write_bytes(archive.read(member))
         partial.chmod(0o755)
         partial.replace(dest)  # atomic: a half-written uv is never left at dest
-    print(f"get_uv: uv {UV_VERSION} installed at {dest}")
+    print(f"get_uv: uv {version} installed at {dest}")
 
 
 if __name__ == "__main__":

@@ -7,20 +7,28 @@
 #
 # - local/python:3.13-slim-trixie  Debian trixie (Python 3.13, like the official
 #   python:3.13-slim-trixie) made with debootstrap and `docker import`.
-# - local/uv:0.13.9                the uv binary from its PyPI wheel, FROM scratch,
-#   laid out like ghcr.io/astral-sh/uv (/uv).
-# Both carry the host's CA bundle, so HTTPS through a proxy with its own CA works
+# - local/uv:<version>              the uv binary from its PyPI wheel, FROM scratch,
+#   laid out like ghcr.io/astral-sh/uv (/uv), same version as the Dockerfile pins.
+# - local/rocker-standin:trixie    Debian trixie with R, littler (install2.r) and
+#   the R packages of our list that Debian packages (sf, tm, caret, igraph, shiny,
+#   shinydashboard). Not RStudio Server, and no CRAN: enough to build the rocker
+#   Dockerfile's system stage and to run its load check.
+# All carry the host's CA bundle, so HTTPS through a proxy with its own CA works
 # from inside builds (SSL_CERT_FILE is read by uv, pip and Python).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PYTHON_TAG=local/python:3.13-slim-trixie
-UV_TAG=local/uv:0.13.9
+ROCKER_TAG=local/rocker-standin:trixie
+# The uv version the Dockerfile pins (ghcr.io/astral-sh/uv:X.Y.Z@sha256:...).
+UV_VERSION=$(sed -n 's|^ARG UV_IMAGE=ghcr.io/astral-sh/uv:\([0-9.]*\)@.*|\1|p' ../python-image/Dockerfile)
+UV_TAG=local/uv:$UV_VERSION
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# Debian trixie by debootstrap, plus the host's CA bundle, imported as an image.
 if ! have "$PYTHON_TAG"; then
   rootfs=$(mktemp -d /var/tmp/standin-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' EXIT
@@ -41,9 +49,23 @@ if ! have "$PYTHON_TAG"; then
   trap - EXIT
 fi
 
+# R from Debian on top of it (apt over plain HTTP works from inside builds).
+if ! have "$ROCKER_TAG"; then
+  docker build -q -t "$ROCKER_TAG" --build-arg BASE="$PYTHON_TAG" - >/dev/null <<'DOCKERFILE'
+ARG BASE
+FROM ${BASE}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends r-base-core littler r-cran-littler \
+       r-cran-sf r-cran-tm r-cran-caret r-cran-igraph r-cran-shiny r-cran-shinydashboard \
+    && ln -s /usr/lib/R/site-library/littler/examples/install2.r /usr/local/bin/install2.r \
+    && rm -rf /var/lib/apt/lists/*
+CMD ["R"]
+DOCKERFILE
+fi
+
 if ! have "$UV_TAG"; then
   work=$(mktemp -d)
-  python3 ../../tools/get_uv.py "$work/uv" >/dev/null
+  python3 ../../tools/get_uv.py "$work/uv" "$UV_VERSION" >/dev/null
   printf 'FROM scratch\nCOPY uv /uv\n' > "$work/Dockerfile"
   docker build -q -t "$UV_TAG" "$work" >/dev/null
   rm -rf "$work"
@@ -51,3 +73,4 @@ fi
 
 echo "$PYTHON_TAG"
 echo "$UV_TAG"
+echo "$ROCKER_TAG"
