@@ -195,11 +195,15 @@ def run(args: argparse.Namespace) -> int:
             child.kill()
             child.wait()
             raise
-        code = 128 - status if status < 0 else status  # killed by a signal: 128 + signal
-        print(f"exit status: {code}" + (" (SIGKILL: the OOM killer)" if code == 137 else ""))
+        if status < 0:  # killed by a signal; a shell reports 128 + the signal's number
+            name = signal.Signals(-status).name
+            print(
+                f"the command was killed by {name}"
+                + (" (the OOM killer's signal)" if -status == signal.SIGKILL else "")
+            )
         for line in report(cg, args):
             print(line)
-        return code
+        return 128 - status if status < 0 else status  # the command's status, like docker run
     finally:
         cg.remove()
 

@@ -14,7 +14,7 @@ host's / is no longer reachable from inside by any path at all.
 
 Each demo runs in a child process; the folder is removed afterwards and no
 mount reaches the host. Standard library only (ctypes for mount, umount2 and
-pivot_root), Python 3.11+, Linux, root (or a user namespace: --user).
+pivot_root), Python 3.11+, Linux, root (or, without root, a user namespace).
 """
 
 from __future__ import annotations
@@ -126,13 +126,8 @@ def make_box(parent: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chroot_escape.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("demo", nargs="?", choices=["both", "chroot", "pivot"], default="both")
-    parser.add_argument(
-        "--user",
-        action="store_true",
-        help="run in a new user namespace (no root needed where allowed)",
-    )
     args = parser.parse_args(argv)
-    if args.user or os.geteuid() != 0:
+    if os.geteuid() != 0:  # rootless: be root in a new user namespace, where allowed
         if libc.unshare(CLONE_NEWUSER) != 0:
             print(
                 "chroot_escape.py: needs root, or user namespaces (not allowed here); "

@@ -66,12 +66,40 @@ def mount(source: str, target: str, fstype: str | None, flags: int) -> None:
     )
 
 
-def map_user() -> None:
-    """Inside a new user namespace: be root there, mapped to our own user outside."""
-    uid, gid = os.geteuid(), os.getegid()
-    Path("/proc/self/setgroups").write_text("deny")
-    Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
-    Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+def unshare_with_user(flags: int) -> None:
+    """unshare(flags | CLONE_NEWUSER), then be root inside, mapped to our own user outside.
+
+    The maps are written by a helper process that stays in the parent user
+    namespace: since Linux 5.12 a process may not map user 0 of the parent into
+    its own new namespace (that needs CAP_SETFCAP there), so root could not
+    otherwise use --user.
+    """
+    uid, gid, me = os.geteuid(), os.getegid(), os.getpid()
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.close(ready_w)
+        os.read(ready_r, 1)  # wait until the parent has unshared
+        try:
+            Path(f"/proc/{me}/setgroups").write_text("deny")
+            Path(f"/proc/{me}/uid_map").write_text(f"0 {uid} 1")
+            Path(f"/proc/{me}/gid_map").write_text(f"0 {gid} 1")
+            os.write(done_w, b"y")
+        finally:
+            os._exit(0)
+    os.close(ready_r)
+    os.close(done_w)
+    try:
+        unshare(flags | CLONE_NEWUSER)
+    finally:
+        os.write(ready_w, b"x")
+        os.close(ready_w)
+        mapped = os.read(done_r, 1) == b"y"
+        os.close(done_r)
+        os.waitpid(helper, 0)
+    if not mapped:
+        raise OSError(1, "cannot write uid_map")
 
 
 def wait_for(pid: int) -> int:
@@ -90,9 +118,10 @@ def run(command: list[str], hostname: str | None, user: bool) -> int:
     if user or os.geteuid() != 0:
         flags |= CLONE_NEWUSER
     try:
-        unshare(flags)
         if flags & CLONE_NEWUSER:
-            map_user()
+            unshare_with_user(flags & ~CLONE_NEWUSER)
+        else:
+            unshare(flags)
     except OSError as exc:
         if flags & CLONE_NEWUSER:
             raise NamespaceError(

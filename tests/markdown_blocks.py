@@ -37,6 +37,11 @@ class Block:
         self.ci = self.attrs.get("data-ci")
 
     @property
+    def kinds(self) -> set[str]:
+        """What the block needs: data-ci="root", or several, data-ci="registry root"."""
+        return set(self.ci.split()) if self.ci else set()
+
+    @property
     def is_include(self) -> bool:
         """A block that only pulls in a real file through pymdownx.snippets."""
         lines = [ln for ln in self.source.splitlines() if ln.strip()]

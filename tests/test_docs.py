@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +43,8 @@ def block_id(block: Block) -> str:
 
 
 def marks(ci: str | None) -> list[pytest.MarkDecorator]:
-    return [getattr(pytest.mark, ci)] if ci in ("root", "docker", "registry") else []
+    kinds = set(ci.split()) if ci else set()
+    return [getattr(pytest.mark, k) for k in sorted(kinds & {"root", "docker", "registry"})]
 
 
 def listed_reason(block: Block) -> str | None:
@@ -58,21 +62,21 @@ def test_every_block_is_run_or_listed():
     unaccounted = []
     for b in BLOCKS:
         runnable = b.lang in SHELL_LANGS | {"python"} | RUN_ELSEWHERE or b.is_include
-        if b.ci is not None and b.ci not in CI_KINDS:
-            unaccounted.append(f"{b}: unknown data-ci={b.ci!r} (use one of {sorted(CI_KINDS)})")
+        if not b.kinds <= CI_KINDS:
+            unaccounted.append(f"{b}: unknown data-ci={b.ci!r} (use some of {sorted(CI_KINDS)})")
         elif not runnable:
             unaccounted.append(f"{b}: ```{b.lang} block is neither run nor an include")
-        elif b.lang in SHELL_LANGS and b.ci != "root" and any(
+        elif b.lang in SHELL_LANGS and not b.kinds & {"root", "gpu"} and any(
                 "sudo " in c.command for c in parse_console(b.source)):
             unaccounted.append(f'{b}: uses sudo, so it needs data-ci="root"')
-        elif b.ci == "gpu" and listed_reason(b) is None:
+        elif "gpu" in b.kinds and listed_reason(b) is None:
             unaccounted.append(f"{b}: GPU block missing from tests/not_run_by_ci.yaml")
     assert not unaccounted, "\n".join(unaccounted)
 
 
 def test_not_run_list_names_real_gpu_blocks():
     gpu = {(rel(b.path), b.source.strip().splitlines()[0].removeprefix("$ ")) for b in BLOCKS
-           if b.ci == "gpu"}
+           if "gpu" in b.kinds}
     stale = [e for e in NOT_RUN if (e["page"], e["first_line"]) not in gpu]
     assert not stale, f"listed in tests/not_run_by_ci.yaml but not on a page: {stale}"
     assert all(e["reason"].strip() for e in NOT_RUN)
@@ -117,8 +121,7 @@ def page_state(page: Path, scratch_root: Path) -> PageState:
 
 
 def runnable_here(block: Block) -> bool:
-    return block.ci != "gpu" and (block.ci not in ("root", "docker", "registry")
-                                  or need_problem(block.ci) is None)
+    return "gpu" not in block.kinds and all(need_problem(k) is None for k in block.kinds)
 
 
 def run_console(block: Block, cwd: Path) -> list[tuple[str, list[str], str, int]]:
@@ -133,11 +136,21 @@ def run_console(block: Block, cwd: Path) -> list[tuple[str, list[str], str, int]
            "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     for name in ("VIRTUAL_ENV", "LC_ALL"):  # a reader's shell has no venv; LC_ALL breaks chroots
         env.pop(name, None)
-    proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+    # Output goes to a file, not a pipe: a command the page leaves in the background
+    # (`cmd &`) would hold a pipe open. Whatever is left when bash ends is killed.
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=cwd, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=900)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.seek(0)
+        out = log.read()
     results = []
     for i, c in enumerate(commands):
-        out = proc.stdout
         start = out.find(f"\n@@cmd {i}@@\n")
         if start < 0:
             break
@@ -155,7 +168,7 @@ CONSOLE = [pytest.param(b, id=block_id(b), marks=marks(b.ci)) for b in BLOCKS
 
 @pytest.mark.parametrize("block", CONSOLE)
 def test_console_block(block: Block, scratch_root: Path):
-    if block.ci == "gpu":
+    if "gpu" in block.kinds:
         pytest.skip(f"not run by CI: {listed_reason(block)}")
     page = [b for b in BLOCKS if b.path == block.path and b.lang in SHELL_LANGS]
     state = page_state(block.path, scratch_root)
@@ -188,7 +201,7 @@ for ex in find_examples(str(DOCS)):
 
 @pytest.mark.parametrize("example", PYTHON)
 def test_python_block(example: CodeExample, eval_example: EvalExample):
-    if example.prefix_settings().get("data-ci") == "gpu":
+    if "gpu" in example.prefix_settings().get("data-ci", "").split():
         pytest.skip("not run by CI: listed in tests/not_run_by_ci.yaml")
     eval_example.set_config(line_length=88, ruff_ignore=["T201"], target_version="py311")
     if eval_example.update_examples:
