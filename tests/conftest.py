@@ -117,6 +117,18 @@ def python_base(base_images: dict[str, str]) -> str:
     return dockerfile.split("ARG PYTHON_BASE=", 1)[1].split()[0]
 
 
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mkdocs build --strict`: broken links, anchors, snippets or notebooks fail it."""
+    site = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    proc = subprocess.run([mkdocs, "build", "--strict", "-d", site], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return site
+
+
 # --- nothing left behind: counted before and after the whole suite ----------------
 
 OUR_CGROUPS = re.compile(r"^(docker-basics|minicontainer)-(\d+)-[0-9a-f]{6}$")

@@ -16,17 +16,6 @@ BIN = Path(sys.executable).parent
 NOTEBOOKS = sorted((ROOT / "docs").rglob("*.ipynb"))
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`mkdocs build --strict`: broken links, anchors, snippets or notebooks fail it."""
-    site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run([BIN / "mkdocs", "build", "--strict", "-d", site], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return site
-
-
 def test_site_builds_strictly(built_site: Path):
     pages = list(built_site.rglob("index.html"))
     assert len(pages) >= 5

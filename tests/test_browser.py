@@ -1,0 +1,222 @@
+"""The built site in a real browser (Debian's Chromium driven by Playwright).
+
+Every page: loads without console errors or failed requests, sends no request
+beyond 127.0.0.1, and has no serious or critical axe-core violation. Then the
+features a reader uses: search, copy buttons, the light/dark toggle, linked
+content tabs, Mermaid diagrams, the notebook's outputs, the 404 page and the
+keyboard. Screenshots of key pages go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = Path(os.environ.get("ARTIFACTS", ROOT / "artifacts")) / "screenshots"
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site; a missing path gets 404.html with status 404, as on Pages."""
+
+    def send_error(self, code, message=None, explain=None):
+        if code == 404:
+            body = (Path(self.directory) / "404.html").read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            super().send_error(code, message, explain)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url(built_site: Path) -> Iterator[str]:
+    handler = functools.partial(SiteHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A fresh page that records console errors, failed and outside requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    pg = context.new_page()
+    pg.problems = []  # type: ignore[attr-defined]
+
+    def outside(route):
+        if urlparse(route.request.url).hostname not in ("127.0.0.1", None):
+            pg.problems.append(f"request leaves the site: {route.request.url}")
+            return route.abort()
+        return route.continue_()
+
+    pg.route("**/*", outside)
+    pg.on("console", lambda m: m.type == "error" and pg.problems.append(f"console: {m.text}"))
+    pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+    pg.on("requestfailed", lambda r: pg.problems.append(f"failed: {r.url} {r.failure}"))
+    pg.on("response", lambda r: r.status >= 400 and "/404" not in r.url and
+          pg.problems.append(f"HTTP {r.status}: {r.url}"))
+    yield pg
+    context.close()
+
+
+def site_pages(site: Path) -> list[str]:
+    return sorted("/" + p.parent.relative_to(site).as_posix() + "/"
+                  for p in site.rglob("index.html") if "assets" not in p.parts)
+
+
+def test_the_site_has_the_pages_of_the_nav(built_site: Path):
+    pages = site_pages(built_site)
+    assert len(pages) >= 17, pages
+    assert "/notebooks/am-i-in-a-container/" in pages
+
+
+def test_every_page_loads_cleanly_and_passes_axe(page, base_url, built_site: Path):
+    axe = AXE.read_text() if AXE.exists() else None
+    if axe is None and os.environ.get("CI") == "true":
+        pytest.fail("axe-core is missing under CI: .ci/run must `npm ci`")
+    violations = {}
+    for path in [p.replace("//", "/") for p in site_pages(built_site)]:
+        page.goto(base_url + path, wait_until="networkidle")
+        if axe:
+            page.evaluate(axe)
+            found = page.evaluate("""async () => (await axe.run(document, {
+                resultTypes: ['violations']})).violations
+                .filter(v => ['serious', 'critical'].includes(v.impact))
+                .map(v => `${v.id} (${v.impact}): ${v.nodes.length} nodes, e.g. ${v.nodes[0].target}`)""")
+            if found:
+                violations[path] = found
+    assert page.problems == []
+    assert violations == {}
+
+
+def test_search_finds_a_chapter_by_a_word_from_its_body(page, base_url):
+    page.goto(base_url + "/", wait_until="networkidle")
+    page.keyboard.press("/")  # Material's shortcut focuses the search box
+    page.keyboard.type("throttled")
+    first = page.locator(".md-search-result__item").first
+    first.wait_for(timeout=15000)
+    assert "cgroups" in page.locator(".md-search-result").inner_text()
+    assert page.problems == []
+
+
+def test_the_copy_button_copies_a_code_block(page, base_url):
+    page.goto(base_url + "/under-the-hood/cgroups/", wait_until="networkidle")
+    block = page.locator("div.highlight").first
+    block.hover()
+    block.locator("button[data-md-type=copy]").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "cgroups.py --version" in copied
+    assert "memory: cgroup v" in copied  # Material copies the block's text as shown
+
+
+def test_the_palette_toggle_works_and_is_remembered(page, base_url):
+    page.goto(base_url + "/", wait_until="networkidle")
+    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+    seen = {scheme()}
+    for _ in range(2):  # system -> light -> dark
+        page.locator("form[data-md-component=palette] label:visible").first.click()
+        seen.add(scheme())
+    assert {"default", "slate"} <= seen
+    chosen = scheme()
+    page.goto(base_url + "/containers/", wait_until="networkidle")
+    assert scheme() == chosen
+
+
+def test_linked_content_tabs_switch_together(page, base_url):
+    page.goto(base_url + "/containers/", wait_until="networkidle")
+    sets = page.locator(".tabbed-set")
+    assert sets.count() >= 2
+    sets.nth(0).locator("label", has_text="Windows").click()
+    for i in range(2):
+        checked = sets.nth(i).locator("input:checked")
+        label = sets.nth(i).locator(f"label[for='{checked.get_attribute('id')}']")
+        assert label.inner_text().strip() == "Windows"
+
+
+def test_mermaid_diagrams_render_as_svg(page, base_url):
+    for path in ("/containers/", "/data-science/", "/under-the-hood/together/"):
+        page.goto(base_url + path, wait_until="networkidle")
+        page.wait_for_selector(".mermaid-diagram[data-rendered] svg", timeout=20000)
+    assert page.problems == []
+
+
+def test_the_notebook_page_shows_its_outputs(page, base_url):
+    page.goto(base_url + "/notebooks/am-i-in-a-container/", wait_until="networkidle")
+    text = page.inner_text("article")
+    assert "cgroup v" in text and "os.cpu_count()" in text and "MemTotal" in text
+    assert page.locator("article img").count() >= 1  # the plot
+
+
+def test_the_404_page(page, base_url):
+    response = page.goto(base_url + "/no/such/page/")
+    assert response.status == 404
+    assert "404" in page.inner_text("article")
+
+
+def test_keyboard_navigation(page, base_url):
+    page.goto(base_url + "/containers/", wait_until="networkidle")
+    page.keyboard.press("Tab")
+    first = page.evaluate("document.activeElement.textContent.trim()")
+    assert first.lower().startswith("skip to content")
+    focused = set()
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        focused.add(page.evaluate("document.activeElement.tagName"))
+    assert "A" in focused  # links are reachable by Tab
+    page.keyboard.press("Escape")
+    page.keyboard.press("n")  # Material: next page
+    page.wait_for_url("**/under-the-hood/", timeout=10000)
+
+
+KEY_PAGES = ["/", "/under-the-hood/chroot/", "/limits/", "/notebooks/am-i-in-a-container/"]
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+@pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+def test_screenshots(browser, base_url, scheme, viewport):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  color_scheme="dark" if scheme == "slate" else "light")
+    page = context.new_page()
+    for path in KEY_PAGES:
+        page.goto(base_url + path, wait_until="networkidle")
+        assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") in (
+            scheme, None)
+        name = (path.strip("/").replace("/", "-") or "home")
+        out = SHOTS / f"{name}-{scheme}-{'phone' if viewport[0] < 600 else 'desktop'}.png"
+        page.screenshot(path=out, full_page=False)
+        assert out.stat().st_size > 10_000
+    context.close()
