@@ -115,7 +115,8 @@ def test_every_page_loads_cleanly_and_passes_axe(page, base_url, built_site: Pat
             found = page.evaluate("""async () => (await axe.run(document, {
                 resultTypes: ['violations']})).violations
                 .filter(v => ['serious', 'critical'].includes(v.impact))
-                .map(v => `${v.id} (${v.impact}): ${v.nodes.length} nodes, e.g. ${v.nodes[0].target}`)""")
+                .map(v => `${v.id} (${v.impact}): ${v.nodes.length} nodes, `
+                          + `e.g. ${v.nodes[0].target}`)""")
             if found:
                 violations[path] = found
     assert page.problems == []
