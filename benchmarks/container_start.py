@@ -39,26 +39,54 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rootfs = Path(tmp) / "rootfs"
-        subprocess.run([sys.executable, ROOT / "scripts/create_sandbox.py", rootfs, "-c", "true"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, ROOT / "scripts/create_sandbox.py", rootfs, "-c", "true"],
+            check=True,
+            capture_output=True,
+        )
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", IMAGE], stdin=tar.stdout, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["docker", "import", "-", IMAGE], stdin=tar.stdout, check=True, capture_output=True
+        )
         tar.wait()
-        mini = [sys.executable, str(ROOT / "scripts/minicontainer.py"), "--memory", "64M",
-                "--pids-limit", "16", "--read-only", str(rootfs), "/bin/true"]
-        docker = ["docker", "run", "--rm", "--memory", "64m", "--pids-limit", "16", "--read-only",
-                  IMAGE, "/bin/true"]
+        # -S: no site-packages; the script needs only the standard library, and some
+        # Python installs (pyenv, conda) spend 50+ ms importing .pth hooks at start.
+        mini = [
+            sys.executable,
+            "-S",
+            str(ROOT / "scripts/minicontainer.py"),
+            "--memory",
+            "64M",
+            "--pids-limit",
+            "16",
+            "--read-only",
+            str(rootfs),
+            "/bin/true",
+        ]
+        docker = [
+            "docker",
+            "run",
+            "--rm",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "16",
+            "--read-only",
+            IMAGE,
+            "/bin/true",
+        ]
         timed(mini), timed(docker)  # warm both: page cache, docker's image metadata
-        ours, theirs = [], []
+        ours, theirs, bare = [], [], []
         for _ in range(args.runs):
             ours.append(timed(mini))
             theirs.append(timed(docker))
+            bare.append(timed([sys.executable, "-S", "-c", "pass"]))
         subprocess.run(["docker", "rmi", IMAGE], capture_output=True)
     m_ours, m_docker = statistics.median(ours), statistics.median(theirs)
     print(f"/bin/true in the same root filesystem, {args.runs} runs each, alternating")
     print(f"minicontainer.py   median {m_ours * 1000:7.1f} ms  (min {min(ours) * 1000:.1f})")
     print(f"docker run --rm    median {m_docker * 1000:7.1f} ms  (min {min(theirs) * 1000:.1f})")
+    print(f"python -S -c pass  median {statistics.median(bare) * 1000:7.1f} ms  (interpreter)")
     print(f"ratio (minicontainer / docker run): {m_ours / m_docker:.3f}  (goal: <= 0.1)")
 
 

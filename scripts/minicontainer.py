@@ -29,7 +29,6 @@ import ctypes
 import fcntl
 import os
 import re
-import secrets
 import signal
 import socket
 import struct
@@ -93,7 +92,7 @@ class Cgroup:
     """
 
     def __init__(self, limits: dict[str, dict[str, str]]) -> None:
-        self.name = f"minicontainer-{os.getpid()}-{secrets.token_hex(3)}"
+        self.name = f"minicontainer-{os.getpid()}-{os.urandom(3).hex()}"
         self.limits = limits
         self.dirs: dict[str, Path] = {}
         for controller in limits:
@@ -146,8 +145,8 @@ class Cgroup:
                 try:
                     path.rmdir()
                     break
-                except OSError:
-                    time.sleep(0.02)
+                except OSError:  # busy for a moment after its last process exits
+                    time.sleep(0.002)
 
 
 def limits_from(args: argparse.Namespace) -> dict[str, dict[str, str]]:
