@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Build time, page weight and Lighthouse scores of the site, against a one-page baseline.
+
+    python3 benchmarks/site_speed.py [mobile|desktop]   # after `make test` (.venv, node_modules)
+
+The baseline is a Material site with one page and the same theme settings
+(palette, features, fonts), built and served the same way in the same run.
+Per page: bytes transferred on a cold load (Chromium, cache off) and
+Lighthouse's performance, accessibility, best-practices and SEO scores.
+Goals: performance >= 95 and accessibility 100 on every page; median page
+weight <= 1.2x the baseline's; site build <= 5x the baseline's.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = "--headless=new --no-sandbox --disable-gpu --disable-background-networking"
+
+
+def build(config_dir: Path, site: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [BIN / "mkdocs", "build", "--strict", "-q", "-d", site],
+        cwd=config_dir,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    return time.perf_counter() - start
+
+
+def baseline_project(tmp: Path) -> Path:
+    """Our mkdocs.yml up to its plugins (theme, palette, features), with one page."""
+    project = tmp / "baseline"
+    (project / "docs").mkdir(parents=True)
+    (project / "docs" / "index.md").write_text(
+        "# Baseline\n\nOne page, the same theme settings, nothing else.\n"
+    )
+    config = (ROOT / "mkdocs.yml").read_text().split("\nplugins:")[0]
+    config = config.replace("  custom_dir: docs/.overrides\n", "")
+    (project / "mkdocs.yml").write_text(
+        config.replace("exclude_docs: |\n  includes/\n", "") + "\nplugins: [search]\n"
+    )
+    return project
+
+
+def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def page_weight(browser, url: str) -> int:
+    context = browser.new_context()
+    page = context.new_page()
+    sizes: list[int] = []
+    page.on(
+        "requestfinished",
+        lambda r: sizes.append(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]),
+    )
+    page.goto(url, wait_until="networkidle")
+    context.close()
+    return sum(sizes)
+
+
+def lighthouse(url: str) -> dict[str, int]:
+    proc = subprocess.run(
+        [
+            ROOT / "node_modules/.bin/lighthouse",
+            url,
+            "--output=json",
+            "--quiet",
+            "--only-categories=performance,accessibility,best-practices,seo",
+            f"--chrome-flags={FLAGS}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CHROME_PATH": CHROMIUM},
+        timeout=180,
+    )
+    report = json.loads(proc.stdout)
+    return {k: round(v["score"] * 100) for k, v in report["categories"].items()}
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    preset = sys.argv[1] if len(sys.argv) > 1 else "mobile"
+    if preset not in ("mobile", "desktop"):
+        sys.exit("site_speed.py: the argument is mobile (Lighthouse's default) or desktop")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        base_project = baseline_project(tmp_path)
+        t_base = statistics.median(build(base_project, tmp_path / f"b{i}") for i in range(3))
+        t_ours = statistics.median(build(ROOT, tmp_path / f"o{i}") for i in range(3))
+        ours_site, base_site = tmp_path / "o0", tmp_path / "b0"
+        pages = sorted(
+            "/" + p.parent.relative_to(ours_site).as_posix() + "/"
+            for p in ours_site.rglob("index.html")
+            if "assets" not in p.parts
+        )
+        pages = [p.replace("/./", "/") for p in pages]
+        ours_server, ours_url = serve(ours_site)
+        base_server, base_url = serve(base_site)
+        rows = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS.split()[1:])
+            base_weight = page_weight(browser, base_url + "/")
+            base_scores = lighthouse(base_url + "/", preset)
+            for path in pages:
+                rows.append(
+                    (path, page_weight(browser, ours_url + path), lighthouse(ours_url + path))
+                )
+            browser.close()
+        ours_server.shutdown()
+        base_server.shutdown()
+    print(
+        f"site build: ours {t_ours:.1f} s, baseline {t_base:.1f} s, "
+        f"ratio {t_ours / t_base:.1f} (goal <= 5)"
+    )
+    print(f"Lighthouse preset: {preset}")
+    print(f"{'page':42} {'KB':>7} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5}")
+    print(
+        f"{'(baseline, one page)':42} {base_weight / 1024:7.0f} "
+        + " ".join(
+            f"{base_scores[k]:5d}"
+            for k in ("performance", "accessibility", "best-practices", "seo")
+        )
+    )
+    for path, weight, s in rows:
+        print(
+            f"{path:42} {weight / 1024:7.0f} "
+            + " ".join(
+                f"{s[k]:5d}" for k in ("performance", "accessibility", "best-practices", "seo")
+            )
+        )
+    median = statistics.median(w for _, w, _ in rows)
+    print(
+        f"median page weight: {median / 1024:.0f} KB = {median / base_weight:.2f}x the "
+        "baseline (goal <= 1.2)"
+    )
+    worst_perf = min(s["performance"] for *_, s in rows)
+    worst_a11y = min(s["accessibility"] for *_, s in rows)
+    print(
+        f"lowest performance {worst_perf} (goal >= 95), lowest accessibility {worst_a11y} "
+        "(goal 100)"
+    )
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
