@@ -79,11 +79,13 @@ def page_weight(browser, url: str) -> int:
     return sum(sizes)
 
 
-def lighthouse(url: str) -> dict[str, int]:
+def lighthouse(url: str, preset: str) -> dict[str, int]:
+    extra = ["--preset=desktop"] if preset == "desktop" else []
     proc = subprocess.run(
         [
             ROOT / "node_modules/.bin/lighthouse",
             url,
+            *extra,
             "--output=json",
             "--quiet",
             "--only-categories=performance,accessibility,best-practices,seo",
