@@ -128,7 +128,11 @@ def main() -> None:
             base_scores = lighthouse(base_url + "/", preset)
             for path in pages:
                 rows.append(
-                    (path, page_weight(browser, ours_url + path), lighthouse(ours_url + path))
+                    (
+                        path,
+                        page_weight(browser, ours_url + path),
+                        lighthouse(ours_url + path, preset),
+                    )
                 )
             browser.close()
         ours_server.shutdown()

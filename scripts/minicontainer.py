@@ -23,18 +23,17 @@ Python 3.11+, Linux.
 
 from __future__ import annotations
 
-import argparse
+# Few and light imports on purpose: start-up time is this script's benchmark
+# (no argparse, pathlib, re or socket; each costs milliseconds to import).
 import contextlib
 import ctypes
 import fcntl
 import os
-import re
 import signal
-import socket
 import struct
 import sys
 import time
-from pathlib import Path
+from types import SimpleNamespace
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -42,7 +41,8 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 32, 4096, 16384, 1 << 18, 2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+AF_INET, SOCK_DGRAM = 2, 2
+CGROUP_ROOT = "/sys/fs/cgroup"
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -59,7 +59,7 @@ def check(result: int, what: str) -> None:
 
 
 def mount(
-    source: str | None, target: str | Path, fstype: str | None, flags: int, data: str | None = None
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
 ) -> None:
     check(
         libc.mount(
@@ -76,10 +76,20 @@ def mount(
 # --- cgroups --------------------------------------------------------------------
 
 
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def cgroup_version(controller: str) -> int:
-    if (CGROUP_ROOT / controller / "cgroup.procs").exists():
+    if os.path.exists(f"{CGROUP_ROOT}/{controller}/cgroup.procs"):
         return 1
-    if controller in (CGROUP_ROOT / "cgroup.controllers").read_text().split():
+    if controller in read(f"{CGROUP_ROOT}/cgroup.controllers").split():
         return 2
     raise ContainerError(f"the {controller} cgroup controller is not available here")
 
@@ -94,33 +104,35 @@ class Cgroup:
     def __init__(self, limits: dict[str, dict[str, str]]) -> None:
         self.name = f"minicontainer-{os.getpid()}-{os.urandom(3).hex()}"
         self.limits = limits
-        self.dirs: dict[str, Path] = {}
+        self.dirs: dict[str, str] = {}
         for controller in limits:
             if cgroup_version(controller) == 1:
                 own = next(
                     (
                         line.split(":", 2)[2]
-                        for line in Path("/proc/self/cgroup").read_text().splitlines()
+                        for line in read("/proc/self/cgroup").splitlines()
                         if controller in line.split(":", 2)[1].split(",")
                     ),
                     "/",
                 )
-                self.dirs[controller] = CGROUP_ROOT / controller / own.lstrip("/") / self.name
+                self.dirs[controller] = os.path.join(
+                    CGROUP_ROOT, controller, own.lstrip("/"), self.name
+                )
             else:
-                self.dirs[controller] = CGROUP_ROOT / self.name
-        self.made: list[Path] = []
+                self.dirs[controller] = os.path.join(CGROUP_ROOT, self.name)
+        self.made: list[str] = []
 
     def __enter__(self) -> Cgroup:
         try:
             for path in dict.fromkeys(self.dirs.values()):
-                path.mkdir()
+                os.mkdir(path)
                 self.made.append(path)
             for controller, files in self.limits.items():
                 for names, value in files.items():
                     v1, v2 = names.split("|")
                     name = v1 if cgroup_version(controller) == 1 else v2
-                    if name and (self.dirs[controller] / name).exists():
-                        (self.dirs[controller] / name).write_text(value)
+                    if name and os.path.exists(f"{self.dirs[controller]}/{name}"):
+                        write(f"{self.dirs[controller]}/{name}", value)
         except BaseException:
             self.__exit__()
             raise
@@ -128,12 +140,12 @@ class Cgroup:
 
     def add(self, pid: int) -> None:
         for path in self.made:
-            (path / "cgroup.procs").write_text(str(pid))
+            write(f"{path}/cgroup.procs", str(pid))
 
     def __exit__(self, *exc: object) -> None:
         """Kill anything left in it, then remove it (the kernel may need a moment)."""
         for _ in range(100):
-            pids = [int(p) for d in self.made for p in (d / "cgroup.procs").read_text().split()]
+            pids = [int(p) for d in self.made for p in read(f"{d}/cgroup.procs").split()]
             if not pids:
                 break
             for pid in pids:
@@ -143,13 +155,13 @@ class Cgroup:
         for path in reversed(self.made):
             for _ in range(50):
                 try:
-                    path.rmdir()
+                    os.rmdir(path)
                     break
                 except OSError:  # busy for a moment after its last process exits
                     time.sleep(0.002)
 
 
-def limits_from(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+def limits_from(args: SimpleNamespace) -> dict[str, dict[str, str]]:
     """Files to write, as 'v1 name|v2 name' -> value (same meaning, other names)."""
     limits: dict[str, dict[str, str]] = {}
     if args.memory:
@@ -177,33 +189,36 @@ def limits_from(args: argparse.Namespace) -> dict[str, dict[str, str]]:
 
 def loopback_up() -> None:
     """A new network namespace has only `lo`, and it is down: bring it up."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = libc.socket(AF_INET, SOCK_DGRAM, 0)  # any socket will do for these ioctls
+    try:
         request = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+    finally:
+        os.close(s)
 
 
-def locked_flags(path: Path) -> int:
+def locked_flags(path: str) -> int:
     """Flags of the mount `path` is on; a user namespace may not drop them on remount."""
     f = os.statvfs(path).f_flag
     return f & (MS_NOSUID | MS_NODEV | MS_NOEXEC)  # ST_* and MS_* share these values
 
 
-def setup_root(rootfs: Path, args: argparse.Namespace) -> None:
+def setup_root(rootfs: str, args: SimpleNamespace) -> None:
     """Mounts in the new mount namespace, then pivot_root into rootfs (runc's way)."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
-    mount(str(rootfs), rootfs, None, MS_BIND | MS_REC)  # pivot_root needs a mount point
-    mount("proc", rootfs / "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    if (rootfs / "sys").is_dir():  # read-only, and showing only this network namespace
-        mount("sysfs", rootfs / "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    mount("tmpfs", rootfs / "dev", "tmpfs", MS_NOSUID, "mode=755,size=64k")
+    mount(rootfs, rootfs, None, MS_BIND | MS_REC)  # pivot_root needs a mount point
+    mount("proc", f"{rootfs}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if os.path.isdir(f"{rootfs}/sys"):  # read-only, showing only this network namespace
+        mount("sysfs", f"{rootfs}/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount("tmpfs", f"{rootfs}/dev", "tmpfs", MS_NOSUID, "mode=755,size=64k")
     for name in DEVICES:
-        (rootfs / "dev" / name).touch()
-        mount(f"/dev/{name}", rootfs / "dev" / name, None, MS_BIND)
-    (rootfs / "dev" / "shm").mkdir()
-    mount("shm", rootfs / "dev" / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m")
+        os.close(os.open(f"{rootfs}/dev/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
+        mount(f"/dev/{name}", f"{rootfs}/dev/{name}", None, MS_BIND)
+    os.mkdir(f"{rootfs}/dev/shm")
+    mount("shm", f"{rootfs}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m")
     for source, target, read_only in args.volume:
-        where = rootfs / target.lstrip("/")
+        where = os.path.join(rootfs, target.lstrip("/"))
         mount(source, where, None, MS_BIND | MS_REC)
         if read_only:
             mount(None, where, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(where))
@@ -217,12 +232,25 @@ def setup_root(rootfs: Path, args: argparse.Namespace) -> None:
     os.chdir("/")
 
 
-def container(rootfs: Path, args: argparse.Namespace) -> None:
+def find_program(name: str, path: str) -> str:
+    """PATH search inside the new root. (os.execvpe would import a module for it, and
+    after pivot_root the host's Python library is out of reach.)"""
+    if "/" in name:
+        return name
+    for folder in path.split(":"):
+        candidate = f"{folder}/{name}"
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    raise FileNotFoundError(2, f"{name}: command not found")
+
+
+def container(rootfs: str, args: SimpleNamespace) -> None:
     """PID 1 of the new PID namespace: set up, then become the command. Never returns."""
     try:
         check(libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET), "unshare")
         setup_root(rootfs, args)
-        socket.sethostname(args.hostname)
+        name = args.hostname.encode()
+        check(libc.sethostname(name, len(name)), "sethostname")
         loopback_up()
         env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -230,21 +258,24 @@ def container(rootfs: Path, args: argparse.Namespace) -> None:
             "HOME": "/root",
             "TERM": os.environ.get("TERM", "xterm"),
         }
-        os.execvpe(args.command[0], args.command, env)
+        os.execve(find_program(args.command[0], env["PATH"]), args.command, env)
     except OSError as exc:
         print(f"minicontainer.py: {exc.strerror or exc}", file=sys.stderr)
         os._exit(127 if isinstance(exc, FileNotFoundError) else 125)
+    except BaseException as exc:  # the child must never return into the parent's code
+        print(f"minicontainer.py: {type(exc).__name__}: {exc}", file=sys.stderr)
+        os._exit(125)
 
 
-def run(args: argparse.Namespace) -> int:
-    rootfs = Path(args.rootfs).resolve()
+def run(args: SimpleNamespace) -> int:
+    rootfs = os.path.realpath(args.rootfs)
     for needed in ("proc", "dev"):
-        if not (rootfs / needed).is_dir():
+        if not os.path.isdir(f"{rootfs}/{needed}"):
             raise ContainerError(f"{args.rootfs} has no /{needed} folder; is it a root filesystem?")
     for source, target, _ in args.volume:
-        if not Path(source).exists():
+        if not os.path.exists(source):
             raise ContainerError(f"volume source {source} does not exist")
-        if not (rootfs / target.lstrip("/")).exists():
+        if not os.path.exists(os.path.join(rootfs, target.lstrip("/"))):
             raise ContainerError(
                 f"volume target {target} does not exist in {args.rootfs}; create it there first"
             )
@@ -267,9 +298,9 @@ def run(args: argparse.Namespace) -> int:
             ) from None
         if rootless:
             uid, gid = os.geteuid(), os.getegid()
-            Path("/proc/self/setgroups").write_text("deny")
-            Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
-            Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+            write("/proc/self/setgroups", "deny")
+            write("/proc/self/uid_map", f"0 {uid} 1")
+            write("/proc/self/gid_map", f"0 {gid} 1")
         go_r, go_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # PID 1 inside; waits until it is in the cgroup
@@ -294,46 +325,110 @@ def run(args: argparse.Namespace) -> int:
         )
 
 
+USAGE = """usage: minicontainer.py [OPTIONS] ROOTFS COMMAND [ARG...]
+
+A container runtime in one file: namespaces, pivot_root and cgroup limits.
+
+options:
+  --memory SIZE            memory limit, e.g. 256M (no swap)
+  --pids-limit N           most processes at once
+  --cpus N                 CPU time, e.g. 0.5
+  --hostname NAME          host name inside (default: minicontainer)
+  --read-only              mount the root read-only
+  -v, --volume HOST:CONTAINER[:ro]
+                           bind-mount a host folder (may be repeated)
+  -h, --help               show this help and exit
+"""
+
+
+class UsageError(Exception):
+    """Bad command line: one line, exit status 2."""
+
+
 def volume(text: str) -> tuple[str, str, bool]:
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[1].startswith("/") or parts[2:] not in ([], ["ro"]):
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST_PATH:/CONTAINER_PATH[:ro]")
+        raise UsageError(f"{text!r} is not HOST_PATH:/CONTAINER_PATH[:ro]")
     return os.path.abspath(parts[0]), parts[1], parts[2:] == ["ro"]
 
 
 def size(text: str) -> int:
-    m = re.fullmatch(r"(\d+)([kKmMgG]?)[bB]?", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 256M")
-    return int(m[1]) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[m[2].lower()]
+    number = text.rstrip("bB")
+    unit = number[-1:].lower() if number[-1:].isalpha() else ""
+    digits = number[: len(number) - len(unit)]
+    if not digits.isdigit() or unit not in ("", "k", "m", "g"):
+        raise UsageError(f"{text!r} is not a size like 256M")
+    return int(digits) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit]
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + error
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+def number(kind: type, text: str) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise UsageError(f"{text!r} must be more than 0")
+    return value
+
+
+def parse_args(argv: list[str]) -> SimpleNamespace:
+    """Options come before ROOTFS; everything after ROOTFS is the command, as in docker run."""
+    args = SimpleNamespace(
+        memory=None,
+        pids_limit=None,
+        cpus=None,
+        hostname="minicontainer",
+        read_only=False,
+        volume=[],
+        rootfs=None,
+        command=[],
+    )
+    takes_value = {
+        "--memory": ("memory", size),
+        "--pids-limit": ("pids_limit", lambda t: number(int, t)),
+        "--cpus": ("cpus", lambda t: number(float, t)),
+        "--hostname": ("hostname", str),
+        "-v": ("volume", volume),
+        "--volume": ("volume", volume),
+    }
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        name, _, inline = word.partition("=") if word.startswith("--") else (word, "", "")
+        if word in ("-h", "--help"):
+            print(USAGE, end="")
+            raise SystemExit(0)
+        if word == "--read-only":
+            args.read_only = True
+        elif name in takes_value:
+            if not inline and i + 1 >= len(argv):
+                raise UsageError(f"{name} needs a value")
+            value = inline or argv[i + 1]
+            i += 0 if inline else 1
+            attr, convert = takes_value[name]
+            if attr == "volume":
+                args.volume.append(convert(value))
+            else:
+                setattr(args, attr, convert(value))
+        elif word.startswith("-"):
+            raise UsageError(f"unknown option {word}")
+        else:
+            args.rootfs, args.command = word, argv[i + 1 :]
+            break
+        i += 1
+    if args.rootfs is None:
+        raise UsageError("give the root filesystem folder and the command to run inside")
+    if not args.command:
+        raise UsageError("give the command to run inside, after the root filesystem")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="minicontainer.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--memory", type=size, help="memory limit, e.g. 256M (no swap)")
-    parser.add_argument("--pids-limit", type=int, help="most processes at once")
-    parser.add_argument("--cpus", type=float, help="CPU time, e.g. 0.5")
-    parser.add_argument("--hostname", default="minicontainer", help="host name inside")
-    parser.add_argument("--read-only", action="store_true", help="mount the root read-only")
-    parser.add_argument(
-        "-v",
-        "--volume",
-        type=volume,
-        action="append",
-        default=[],
-        metavar="HOST:CONTAINER[:ro]",
-        help="bind-mount a host folder",
-    )
-    parser.add_argument("rootfs", help="folder with the root filesystem")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run inside")
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.error("give the command to run inside, after the root filesystem")
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        print(f"minicontainer.py: {exc} (see --help)", file=sys.stderr)
+        return 2
     try:
         return run(args)
     except ContainerError as exc:
