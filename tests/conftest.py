@@ -9,6 +9,7 @@ runners (GITHUB_ACTIONS=true).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -16,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,6 +90,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.outcome = "failed"
             report.longrepr = f"skipped under CI, which must run {'/'.join(strict)} tests: {reason}"
     return report
+
+
+@functools.cache
+def readable_copy(script: Path) -> Path:
+    """A copy of a script that any user can read, for tests that run as nobody (a CI
+    checkout may sit under a home folder other users cannot enter)."""
+    folder = Path(tempfile.mkdtemp(prefix="docker-basics-scripts-"))
+    atexit.register(shutil.rmtree, folder, True)
+    folder.chmod(0o755)
+    copy = folder / script.name
+    shutil.copy(script, copy)
+    copy.chmod(0o644)
+    return copy
 
 
 @pytest.fixture(scope="session")

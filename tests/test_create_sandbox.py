@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, readable_copy
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import create_sandbox as cs
@@ -26,7 +26,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 def run(*args: object, cwd: Path | None = None, user: int | None = None,
         python: str = sys.executable) -> subprocess.CompletedProcess[str]:
-    cmd = [python, str(SCRIPT), *map(str, args)]
+    cmd = [python, str(SCRIPT if user is None else readable_copy(SCRIPT)), *map(str, args)]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120,
@@ -372,7 +372,8 @@ os.waitpid(pid, 0)
 def test_rootless_where_user_namespaces_are_forbidden(nobody_dir: Path):
     box = nobody_dir / "box"
     assert run(box, user=NOBODY, python=SYSTEM_PYTHON).returncode == 0
-    proc = subprocess.run([sys.executable, "-c", ROOTLESS_FORBIDDEN, SYSTEM_PYTHON, SCRIPT,
+    script = readable_copy(SCRIPT)
+    proc = subprocess.run([sys.executable, "-c", ROOTLESS_FORBIDDEN, SYSTEM_PYTHON, script,
                            "--enter", box, "--", "/bin/bash", "-c", "true"],
                           capture_output=True, text=True, timeout=60)
     rc, *err = proc.stdout.splitlines()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, our_cgroups
+from conftest import ROOT, our_cgroups, readable_copy
 
 SCRIPTS = ROOT / "scripts"
 PY = sys.executable
@@ -29,7 +29,8 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 def script(name: str, *args: object, user: int | None = None, timeout: float = 120,
            python: str = PY) -> subprocess.CompletedProcess[str]:
-    cmd = [python, str(SCRIPTS / name), *map(str, args)]
+    path = SCRIPTS / name if user is None else readable_copy(SCRIPTS / name)
+    cmd = [python, str(path), *map(str, args)]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
