@@ -210,9 +210,15 @@ def run(args: argparse.Namespace) -> int:
 
 def size(text: str) -> int:
     m = re.fullmatch(r"(\d+)([KMG]?)", text.upper().removesuffix("B"))
-    if not m:
+    if not m or int(m[1]) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size like 64M or 1G")
     return int(m[1]) * UNITS[m[2]]
+
+
+def count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def cpus(text: str) -> float:
@@ -240,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "-p CPUQuota=20%% COMMAND (systemd delegates these controllers to users).",
     )
     parser.add_argument("--memory", type=size, help="memory limit, e.g. 64M (no swap)")
-    parser.add_argument("--pids", type=int, help="most processes and threads at once")
+    parser.add_argument("--pids", type=count, help="most processes and threads at once")
     parser.add_argument("--cpus", type=cpus, help="CPU time as a number of CPUs, e.g. 0.5")
     parser.add_argument("--timeout", type=float, default=60, help="stop the command after this")
     parser.add_argument("--version", action="store_true", help="print the cgroup version in use")
@@ -262,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"cgroups.py: no such command: {exc.filename}", file=sys.stderr)
         return 127
+    except OSError as exc:  # the kernel refused a value: still one line, cgroup removed
+        print(f"cgroups.py: {exc.strerror}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("cgroups.py: interrupted; the cgroup is removed", file=sys.stderr)
         return 130

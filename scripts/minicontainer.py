@@ -269,6 +269,8 @@ def container(rootfs: str, args: SimpleNamespace) -> None:
 
 def run(args: SimpleNamespace) -> int:
     rootfs = os.path.realpath(args.rootfs)
+    if rootfs == "/":
+        raise ContainerError("the root filesystem must be a folder other than /")
     for needed in ("proc", "dev"):
         if not os.path.isdir(f"{rootfs}/{needed}"):
             raise ContainerError(f"{args.rootfs} has no /{needed} folder; is it a root filesystem?")
@@ -356,7 +358,7 @@ def size(text: str) -> int:
     number = text.rstrip("bB")
     unit = number[-1:].lower() if number[-1:].isalpha() else ""
     digits = number[: len(number) - len(unit)]
-    if not digits.isdigit() or unit not in ("", "k", "m", "g"):
+    if not digits.isdigit() or int(digits) == 0 or unit not in ("", "k", "m", "g"):
         raise UsageError(f"{text!r} is not a size like 256M")
     return int(digits) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit]
 

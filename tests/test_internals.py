@@ -219,6 +219,8 @@ def test_cgroup_v2_layout_with_a_fake_tree(tmp_path, monkeypatch):
     (["--memory", "lots", "--", "true"], "'lots' is not a size like 64M or 1G"),
     (["--cpus", "0", "--", "true"], "is not a CPU count"),
     (["--memory", "64M"], "give a command to run"),
+    (["--pids", "-1", "--", "true"], "'-1' is not a whole number of at least 1"),
+    (["--memory", "0", "--", "true"], "'0' is not a size like 64M or 1G"),
 ])
 def test_cgroups_bad_input(args, message):
     proc = script("cgroups.py", *args)
@@ -307,6 +309,8 @@ def children_of(pid: int) -> list[str]:
     (["/nonexistent", "true"], "/nonexistent has no /proc folder"),
     (["-v", "nocolon", "/", "true"], "'nocolon' is not HOST_PATH:/CONTAINER_PATH[:ro]"),
     (["/"], "give the command to run inside"),
+    (["--memory", "0", "/", "true"], "'0' is not a size like 256M"),
+    (["/", "true"], "the root filesystem must be a folder other than /"),
 ])
 def test_minicontainer_bad_input(args, message):
     proc = script("minicontainer.py", *args)
