@@ -10,6 +10,7 @@ runners (GITHUB_ACTIONS=true).
 from __future__ import annotations
 
 import atexit
+import fcntl
 import functools
 import json
 import os
@@ -90,6 +91,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.outcome = "failed"
             report.longrepr = f"skipped under CI, which must run {'/'.join(strict)} tests: {reason}"
     return report
+
+
+@pytest.fixture(scope="module")
+def host_network_quiet():
+    """Held by the browser tests and by the tests that start containers, so they never run
+    at once on two xdist workers: each container adds a veth interface on the host, and
+    Chromium aborts its requests on any network change (net::ERR_NETWORK_CHANGED)."""
+    with open(Path(tempfile.gettempdir()) / "docker-basics-network.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @functools.cache

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("host_network_quiet")]
 
 IMAGES = ROOT / "images"
 PY_TAG = "docker-basics/ds-python:test"
