@@ -5,7 +5,8 @@
 
 The baseline is a Material site with one page and the same theme settings
 (palette, features, fonts), built and served the same way in the same run.
-Per page: bytes transferred on a cold load (Chromium, cache off) and
+Both are served gzip-compressed, as GitHub Pages serves them. Per page: bytes
+transferred on a cold load (Chromium, cache off) and
 Lighthouse's performance, accessibility, best-practices and SEO scores.
 Goals: performance >= 95 and accessibility 100 on every page; median page
 weight <= 1.2x the baseline's; site build <= 5x the baseline's.
@@ -14,7 +15,9 @@ weight <= 1.2x the baseline's; site build <= 5x the baseline's.
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
+import io
 import json
 import os
 import statistics
@@ -58,9 +61,35 @@ def baseline_project(tmp: Path) -> Path:
     return project
 
 
+class GzipHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves text gzip-compressed when the browser asks, as GitHub Pages and most
+    static hosts do (Python's http.server alone sends everything uncompressed)."""
+
+    TEXT = (".html", ".css", ".js", ".mjs", ".json", ".svg", ".xml", ".txt")
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            if not self.path.split("?")[0].endswith("/"):
+                return super().send_head()  # redirects to the folder with a slash
+            path = path / "index.html"
+        wants_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not (wants_gzip and path.suffix in self.TEXT and path.is_file()):
+            return super().send_head()
+        body = gzip.compress(path.read_bytes(), compresslevel=6)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a: None
+    handler = functools.partial(GzipHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

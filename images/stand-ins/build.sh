@@ -26,7 +26,12 @@ UV_VERSION=$(sed -n 's|^ARG UV_IMAGE=ghcr.io/astral-sh/uv:\([0-9.]*\)@.*|\1|p' .
 UV_TAG=local/uv:$UV_VERSION
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
-have() { docker image inspect "$1" >/dev/null 2>&1; }
+# Each stand-in carries the hash of this script as a label: a changed recipe
+# rebuilds it instead of reusing an old image with the same tag.
+RECIPE=$(sha256sum "$(basename "$0")" | cut -c1-16)
+have() {
+  [ "$(docker image inspect -f '{{index .Config.Labels "org.docker-basics.recipe"}}' "$1" 2>/dev/null)" = "$RECIPE" ]
+}
 
 # Debian trixie by debootstrap, plus the host's CA bundle, imported as an image.
 if ! have "$PYTHON_TAG"; then
@@ -35,8 +40,18 @@ if ! have "$PYTHON_TAG"; then
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     trixie "$rootfs" "$MIRROR" >/dev/null
   cp "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
-  # Like the official image: no apt lists, a python and python3 on PATH.
-  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+  # Like the official image (debuerreotype's apt settings): apt deletes the
+  # packages it downloaded after installing them, keeps no binary caches and
+  # fetches no translations; no apt lists; a python and python3 on PATH.
+  cat > "$rootfs/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
+  echo 'Acquire::Languages "none";' > "$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+    "$rootfs"/var/cache/apt/archives/*.deb
   ln -sf /usr/bin/python3 "$rootfs/usr/local/bin/python"
   tar -C "$rootfs" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -44,6 +59,7 @@ if ! have "$PYTHON_TAG"; then
     --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
     --change 'CMD ["python3"]' \
+    --change "LABEL org.docker-basics.recipe=$RECIPE" \
     - "$PYTHON_TAG" >/dev/null
   rm -rf "$rootfs"
   trap - EXIT
@@ -51,7 +67,8 @@ fi
 
 # R from Debian on top of it (apt over plain HTTP works from inside builds).
 if ! have "$ROCKER_TAG"; then
-  docker build -q -t "$ROCKER_TAG" --build-arg BASE="$PYTHON_TAG" - >/dev/null <<'DOCKERFILE'
+  docker build -q -t "$ROCKER_TAG" --build-arg BASE="$PYTHON_TAG" \
+    --label "org.docker-basics.recipe=$RECIPE" - >/dev/null <<'DOCKERFILE'
 ARG BASE
 FROM ${BASE}
 RUN apt-get update \
@@ -67,7 +84,7 @@ if ! have "$UV_TAG"; then
   work=$(mktemp -d)
   python3 ../../tools/get_uv.py "$work/uv" "$UV_VERSION" >/dev/null
   printf 'FROM scratch\nCOPY uv /uv\n' > "$work/Dockerfile"
-  docker build -q -t "$UV_TAG" "$work" >/dev/null
+  docker build -q -t "$UV_TAG" --label "org.docker-basics.recipe=$RECIPE" "$work" >/dev/null
   rm -rf "$work"
 fi
 
