@@ -170,7 +170,12 @@ def test_linked_content_tabs_switch_together(page, base_url):
 def test_mermaid_diagrams_render_as_svg(page, base_url):
     for path in ("/containers/", "/data-science/", "/under-the-hood/together/"):
         page.goto(base_url + path, wait_until="networkidle")
-        page.wait_for_selector(".mermaid-diagram[data-rendered] svg", timeout=20000)
+        diagrams = page.locator(".mermaid-diagram")
+        assert diagrams.count() >= 1
+        for i in range(diagrams.count()):  # drawn when they come near the screen
+            diagrams.nth(i).scroll_into_view_if_needed()
+            diagrams.nth(i).locator("svg").wait_for(timeout=20000)
+            assert diagrams.nth(i).get_attribute("data-rendered") == "true"
     assert page.problems == []
 
 

@@ -11,18 +11,31 @@
 
   const dark = () => document.body.getAttribute("data-md-color-scheme") === "slate";
 
-  async function render() {
-    const blocks = document.querySelectorAll(".mermaid-diagram");
-    if (!blocks.length) return;
+  async function draw(block) {
     const mermaid = await load();
     mermaid.initialize({ startOnLoad: false, theme: dark() ? "dark" : "default" });
-    for (const block of blocks) {
-      // Keep the source so the diagram can be drawn again when the palette changes.
-      block.dataset.source ??= block.textContent;
-      const id = `diagram-${Math.random().toString(36).slice(2)}`;
-      const { svg } = await mermaid.render(id, block.dataset.source);
-      block.innerHTML = svg;
-      block.setAttribute("data-rendered", "true");
+    // Keep the source so the diagram can be drawn again when the palette changes.
+    block.dataset.source ??= block.textContent;
+    const id = `diagram-${Math.random().toString(36).slice(2)}`;
+    const { svg } = await mermaid.render(id, block.dataset.source);
+    block.innerHTML = svg;
+    block.setAttribute("data-rendered", "true");
+  }
+
+  // Mermaid is loaded and run only when a diagram comes near the screen: a page
+  // whose diagram is further down is ready (and scrolls) without waiting for it.
+  const nearScreen = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      nearScreen.unobserve(entry.target);
+      draw(entry.target);
+    }
+  }, { rootMargin: "200px 0px" });
+
+  function render() {
+    for (const block of document.querySelectorAll(".mermaid-diagram")) {
+      if (block.dataset.rendered) draw(block);  // palette changed: redraw now
+      else nearScreen.observe(block);
     }
   }
 
