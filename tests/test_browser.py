@@ -133,6 +133,27 @@ def test_search_finds_a_chapter_by_a_word_from_its_body(page, base_url):
     assert page.problems == []
 
 
+def test_the_search_index_loads_only_when_a_search_starts(page, base_url):
+    """lazy-search.js: no page downloads the index until the reader opens search."""
+    asked = []
+    page.on("request", lambda r: r.url.endswith("/search_index.json") and asked.append(r.url))
+    page.goto(base_url + "/under-the-hood/", wait_until="networkidle")
+    page.goto(base_url + "/containers/", wait_until="networkidle")
+    assert asked == []
+    page.locator(".md-search__input").click()  # the search box in the header
+    page.keyboard.type("namespace")
+    page.locator(".md-search-result__item").first.wait_for(timeout=15000)
+    assert len(asked) == 1
+    assert page.problems == []
+
+
+def test_a_shared_search_link_opens_with_its_results(page, base_url):
+    page.goto(base_url + "/?q=pivot_root", wait_until="networkidle")  # search.share
+    page.locator(".md-search-result__item").first.wait_for(timeout=15000)
+    assert "pivot_root" in page.locator(".md-search-result").inner_text()
+    assert page.problems == []
+
+
 def test_the_copy_button_copies_a_code_block(page, base_url):
     page.goto(base_url + "/under-the-hood/cgroups/", wait_until="networkidle")
     block = page.locator("div.highlight").first
