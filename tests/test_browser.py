@@ -3,8 +3,8 @@
 Every page: loads without console errors or failed requests, sends no request
 beyond 127.0.0.1, and has no serious or critical axe-core violation. Then the
 features a reader uses: search, copy buttons, the light/dark toggle, linked
-content tabs, Mermaid diagrams, the notebook's outputs, the 404 page and the
-keyboard. Screenshots of key pages go to artifacts/screenshots/.
+content tabs, the pre-drawn diagrams in both palettes, the notebook's outputs,
+the 404 page and the keyboard. Screenshots of key pages go to artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -188,16 +188,23 @@ def test_linked_content_tabs_switch_together(page, base_url):
         assert label.inner_text().strip() == "Windows"
 
 
-def test_mermaid_diagrams_render_as_svg(page, base_url):
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+def test_diagrams_show_as_svg_in_either_palette(browser, base_url, scheme):
+    """Pre-drawn Mermaid diagrams: the drawing for the palette in use is shown and loaded."""
+    context = browser.new_context(color_scheme="dark" if scheme == "slate" else "light")
+    page = context.new_page()
+    variant = "dark" if scheme == "slate" else "light"
     for path in ("/containers/", "/data-science/", "/under-the-hood/together/"):
         page.goto(base_url + path, wait_until="networkidle")
-        diagrams = page.locator(".mermaid-diagram")
-        assert diagrams.count() >= 1
-        for i in range(diagrams.count()):  # drawn when they come near the screen
-            diagrams.nth(i).scroll_into_view_if_needed()
-            diagrams.nth(i).locator("svg").wait_for(timeout=20000)
-            assert diagrams.nth(i).get_attribute("data-rendered") == "true"
-    assert page.problems == []
+        shown = page.locator(f"article img[src$='.{variant}.svg#only-{variant}']")
+        assert shown.count() == 1
+        shown.scroll_into_view_if_needed()
+        assert shown.is_visible()
+        shown.evaluate("img => img.decode()")  # waits until it is loaded and drawable
+        assert shown.evaluate("img => img.naturalWidth") > 300
+        other = "light" if variant == "dark" else "dark"
+        assert not page.locator(f"article img[src$='.{other}.svg#only-{other}']").is_visible()
+    context.close()
 
 
 def test_the_notebook_page_shows_its_outputs(page, base_url):

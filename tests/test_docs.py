@@ -5,7 +5,8 @@
   its output is compared with the page (markdown_blocks.py).
 - blocks that only include a real file (pymdownx.snippets): the file is tested
   by its own suite (tests/test_<script>.py, tests/test_images.py).
-- ```mermaid: drawn in the browser tests.
+- diagrams are not code blocks: Mermaid sources drawn into SVG files by
+  tools/render_diagrams.py, checked up to date by tests/test_site.py.
 - blocks marked data-ci="gpu": listed with a reason in tests/not_run_by_ci.yaml.
 """
 
@@ -31,7 +32,6 @@ PAGES = sorted(p for p in DOCS.rglob("*.md") if "includes" not in p.relative_to(
 BLOCKS = [b for page in PAGES for b in find_blocks(page)]
 NOT_RUN = yaml.safe_load((ROOT / "tests" / "not_run_by_ci.yaml").read_text())
 SHELL_LANGS = {"console"}
-RUN_ELSEWHERE = {"mermaid"}  # drawn and checked by tests/test_browser.py
 
 
 def rel(path: Path) -> str:
@@ -61,7 +61,7 @@ def listed_reason(block: Block) -> str | None:
 def test_every_block_is_run_or_listed():
     unaccounted = []
     for b in BLOCKS:
-        runnable = b.lang in SHELL_LANGS | {"python"} | RUN_ELSEWHERE or b.is_include
+        runnable = b.lang in SHELL_LANGS | {"python"} or b.is_include
         if not b.kinds <= CI_KINDS:
             unaccounted.append(f"{b}: unknown data-ci={b.ci!r} (use some of {sorted(CI_KINDS)})")
         elif not runnable:

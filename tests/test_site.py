@@ -68,3 +68,37 @@ def test_zensical_builds_the_same_config(tmp_path: Path):
     site = tmp_path / "site"
     assert (site / "under-the-hood" / "cgroups" / "index.html").is_file()
     assert "cgroups.py" in (site / "under-the-hood" / "cgroups" / "index.html").read_text()
+
+
+# --- diagrams: Mermaid sources drawn once into SVG files (tools/render_diagrams.py) ---
+
+DIAGRAMS = sorted((ROOT / "docs" / "assets" / "diagrams").glob("*.mmd"))
+
+
+def test_there_are_diagrams():
+    assert len(DIAGRAMS) >= 3
+
+
+@pytest.mark.parametrize("source", DIAGRAMS, ids=lambda p: p.stem)
+def test_each_diagram_is_drawn_from_its_current_source(source: Path):
+    """Editing a .mmd without running tools/render_diagrams.py fails here."""
+    import hashlib
+    import xml.etree.ElementTree as ET
+
+    digest = hashlib.sha256(source.read_text().encode()).hexdigest()
+    for variant in ("light", "dark"):
+        svg = source.with_suffix(f".{variant}.svg")
+        assert svg.exists(), f"{svg.name} is missing: run tools/render_diagrams.py"
+        first_line = svg.read_text().splitlines()[0]
+        assert digest in first_line, (
+            f"{svg.name} was drawn from an older {source.name}: run tools/render_diagrams.py")
+        root = ET.parse(svg).getroot()  # well-formed: <img> draws nothing otherwise
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert not root.findall(".//{http://www.w3.org/2000/svg}foreignObject")
+
+
+@pytest.mark.parametrize("source", DIAGRAMS, ids=lambda p: p.stem)
+def test_each_diagram_is_shown_in_both_palettes(source: Path):
+    pages = "".join(p.read_text() for p in (ROOT / "docs").rglob("*.md"))
+    for variant in ("light", "dark"):
+        assert f"diagrams/{source.stem}.{variant}.svg#only-{variant})" in pages
