@@ -33,7 +33,7 @@ THEMES = {"light": "default", "dark": "dark"}
 
 # Labels as SVG text rather than HTML in <foreignObject>: the files are shown
 # with <img>, where only well-formed SVG is drawn.
-DRAW = """async ([url, source, theme]) => {
+DRAW = r"""async ([url, source, theme]) => {
   const mermaid = (await import(url)).default;
   mermaid.initialize({ startOnLoad: false, theme, htmlLabels: false,
                        flowchart: { htmlLabels: false }, securityLevel: "strict" });
