@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build time, page weight and Lighthouse scores of the site, against a one-page baseline.
 
-    python3 benchmarks/site_speed.py [mobile|desktop]   # after `make test` (.venv, node_modules)
+    .venv/bin/python benchmarks/site_speed.py [mobile|desktop] [--runs 3]   # after `make test`
 
 The baseline is a Material site with one page and the same theme settings
 (palette, features, fonts), built and served the same way in the same run.
@@ -14,6 +14,7 @@ weight <= 1.2x the baseline's; site build <= 5x the baseline's.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import gzip
 import http.server
@@ -129,12 +130,33 @@ def lighthouse(url: str, preset: str) -> dict[str, int]:
     return {k: round(v["score"] * 100) for k, v in report["categories"].items()}
 
 
+def lighthouse_median(url: str, preset: str, runs: int) -> dict[str, int]:
+    results = [lighthouse(url, preset) for _ in range(runs)]
+    return {k: round(statistics.median(r[k] for r in results)) for k in results[0]}
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    preset = sys.argv[1] if len(sys.argv) > 1 else "mobile"
-    if preset not in ("mobile", "desktop"):
-        sys.exit("site_speed.py: the argument is mobile (Lighthouse's default) or desktop")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "preset",
+        nargs="?",
+        default="mobile",
+        choices=["mobile", "desktop"],
+        help="Lighthouse's preset (default: mobile, Lighthouse's own default)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=3,
+        help="Lighthouse runs per page; the median of each score is kept "
+        "(Lighthouse's scores vary from run to run)",
+    )
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    preset = args.preset
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -154,13 +176,13 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS.split()[1:])
             base_weight = page_weight(browser, base_url + "/")
-            base_scores = lighthouse(base_url + "/", preset)
+            base_scores = lighthouse_median(base_url + "/", preset, args.runs)
             for path in pages:
                 rows.append(
                     (
                         path,
                         page_weight(browser, ours_url + path),
-                        lighthouse(ours_url + path, preset),
+                        lighthouse_median(ours_url + path, preset, args.runs),
                     )
                 )
             browser.close()
@@ -170,7 +192,7 @@ def main() -> None:
         f"site build: ours {t_ours:.1f} s, baseline {t_base:.1f} s, "
         f"ratio {t_ours / t_base:.1f} (goal <= 5)"
     )
-    print(f"Lighthouse preset: {preset}")
+    print(f"Lighthouse preset: {preset}, median of {args.runs} runs per page")
     print(f"{'page':42} {'KB':>7} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5}")
     print(
         f"{'(baseline, one page)':42} {base_weight / 1024:7.0f} "
