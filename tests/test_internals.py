@@ -264,6 +264,23 @@ def test_minicontainer_on_the_sandbox(sandbox: Path, tmp_path: Path):
 
 
 @pytest.mark.root
+def test_minicontainer_runs_the_command_in_its_cgroup_for_every_limit(sandbox: Path):
+    """The container's first process joins the cgroup itself (v1: `tasks`, v2: cgroup.procs)."""
+    proc = script("minicontainer.py", "--memory", "64M", "--pids-limit", "32", "--cpus", "0.5",
+                  sandbox, "/bin/bash", "-c",
+                  "while IFS=: read -r _ ctl path; do "
+                  "case $path in */minicontainer-*) echo \"[$ctl]\";; esac; "
+                  "done < /proc/self/cgroup")
+    assert proc.returncode == 0, proc.stderr
+    joined = proc.stdout.split()
+    for controller in ("memory", "pids", "cpu"):
+        if Path(f"/sys/fs/cgroup/{controller}/cgroup.procs").exists():  # v1 hierarchy
+            assert any(controller in line.strip("[]").split(",") for line in joined), joined
+        else:  # v2: one unified hierarchy, the line has no controller names
+            assert "[]" in joined, joined
+
+
+@pytest.mark.root
 def test_minicontainer_oom_kill_is_137(sandbox: Path):
     proc = script("minicontainer.py", "--memory", "32M", sandbox, "/bin/bash", "-c",
                   "x=1; while true; do x=$x$x; done")

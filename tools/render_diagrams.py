@@ -63,13 +63,21 @@ def header(source: str) -> str:
     return f"<!-- drawn by tools/render_diagrams.py from sha256:{source_hash(source)} -->\n"
 
 
-def main() -> int:
-    from playwright.sync_api import sync_playwright
+def fail(message: str) -> int:
+    print(f"render_diagrams.py: {message}", file=sys.stderr)
+    return 1
 
+
+def main() -> int:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return fail("Playwright is missing; run `make test` once, then use .venv/bin/python")
+    if not os.access(CHROMIUM, os.X_OK):
+        return fail(f"no Chromium at {CHROMIUM}; `sudo apt-get install chromium` or set CHROMIUM")
     sources = sorted(DIAGRAMS.glob("*.mmd"))
     if not sources:
-        print(f"render_diagrams.py: no .mmd files in {DIAGRAMS}", file=sys.stderr)
-        return 1
+        return fail(f"no .mmd files in {DIAGRAMS}")
     handler = functools.partial(QuietHandler, directory=str(ROOT))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
