@@ -9,9 +9,12 @@ the 404 page and the keyboard. Screenshots of key pages go to artifacts/screensh
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,15 +50,23 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def base_url(built_site: Path) -> Iterator[str]:
-    handler = functools.partial(SiteHandler, directory=str(built_site))
+@contextlib.contextmanager
+def serve(site: Path) -> Iterator[str]:
+    handler = functools.partial(SiteHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def base_url(built_site: Path) -> Iterator[str]:
+    with serve(built_site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -164,17 +175,60 @@ def test_the_copy_button_copies_a_code_block(page, base_url):
     assert "memory: cgroup v" in copied  # Material copies the block's text as shown
 
 
+def scheme_of(page) -> str:
+    return page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+
+
 def test_the_palette_toggle_works_and_is_remembered(page, base_url):
     page.goto(base_url + "/", wait_until="networkidle")
-    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
-    seen = {scheme()}
+    toggle = page.locator("form[data-palette] label:visible")
+    assert toggle.count() == 1
+    seen = {scheme_of(page)}
     for _ in range(2):  # system -> light -> dark
-        page.locator("form[data-md-component=palette] label:visible").first.click()
-        seen.add(scheme())
+        toggle.first.click()
+        seen.add(scheme_of(page))
     assert {"default", "slate"} <= seen
-    chosen = scheme()
+    chosen = scheme_of(page)
+    # The browser's toolbar colour follows the header.
+    header = page.evaluate("getComputedStyle(document.querySelector('.md-header')).backgroundColor")
+    assert page.get_attribute("meta[name=theme-color]", "content") == header
     page.goto(base_url + "/containers/", wait_until="networkidle")
-    assert scheme() == chosen
+    assert scheme_of(page) == chosen
+    page.locator("form[data-palette] input:checked").focus()
+    page.keyboard.press("Enter")  # Enter on the toggle moves to the next palette
+    assert scheme_of(page) != chosen
+
+
+@pytest.mark.parametrize("system", ["light", "dark"])
+def test_a_first_visit_follows_the_system_palette_before_the_bundle_runs(browser, base_url,
+                                                                          system):
+    """The palette is applied while the header is parsed: a reader whose system is
+    dark never sees a light page first, even before (or without) Material's bundle."""
+    context = browser.new_context(color_scheme=system)
+    page = context.new_page()
+    page.route("**/bundle.*.min.js", lambda route: route.abort())
+    page.goto(base_url + "/containers/", wait_until="domcontentloaded")
+    assert scheme_of(page) == ("slate" if system == "dark" else "default")
+    assert page.get_attribute("meta[name=color-scheme]", "content") == system
+    context.close()
+
+
+def test_the_system_palette_follows_a_change_of_the_system_setting(browser, base_url):
+    context = browser.new_context(color_scheme="light")
+    page = context.new_page()
+    page.goto(base_url + "/", wait_until="networkidle")
+    assert scheme_of(page) == "default"
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'", timeout=5000)
+    context.close()
+
+
+def test_without_javascript_the_page_keeps_its_no_js_styles(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + "/containers/")
+    assert "no-js" in page.get_attribute("html", "class").split()
+    context.close()
 
 
 def test_linked_content_tabs_switch_together(page, base_url):
@@ -212,6 +266,56 @@ def test_the_notebook_page_shows_its_outputs(page, base_url):
     text = page.inner_text("article")
     assert "cgroup v" in text and "os.cpu_count()" in text and "MemTotal" in text
     assert page.locator("article img").count() >= 1  # the plot
+
+
+# Every computed style of each element, and of each ::before and ::after that is
+# drawn, except custom properties (the trimmed CSS drops those nothing reads).
+COMPUTED_STYLES = """() => {
+  const styles = (el, pseudo) => {
+    const style = getComputedStyle(el, pseudo), out = [];
+    for (const name of style) {
+      if (!name.startsWith("--")) out.push(name + ": " + style.getPropertyValue(name));
+    }
+    return out.sort().join("; ");
+  };
+  return Array.from(document.querySelectorAll("body *")).map(el => [
+    el.tagName + " " + styles(el, null),
+    ...["::before", "::after"].map(pseudo => {
+      const content = getComputedStyle(el, pseudo).content;
+      return pseudo + " " + (["none", "normal"].includes(content) ? content : styles(el, pseudo));
+    }),
+  ].join("\\n"));
+}"""
+
+
+def test_the_trimmed_notebook_css_styles_every_element_as_the_whole_one(
+    browser, base_url, built_site: Path, tmp_path: Path
+):
+    """tools/trim_notebook_css.py keeps only the notebook CSS the page uses: the page
+    must look exactly as with mkdocs-jupyter's whole stylesheet."""
+    whole = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "KEEP_NOTEBOOK_CSS": "1"}
+    subprocess.run([Path(sys.executable).parent / "mkdocs", "build", "-q", "-d", whole],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+    path = "/notebooks/am-i-in-a-container/"
+    trimmed_size = (built_site / path.strip("/") / "index.html").stat().st_size
+    whole_size = (whole / path.strip("/") / "index.html").stat().st_size
+    assert trimmed_size < whole_size / 3, (trimmed_size, whole_size)
+    with serve(whole) as whole_url:
+        # The trimmed stylesheets' @media rules are for print and very wide screens;
+        # one phone and one desktop width, each palette once.
+        for scheme, width in (("light", 1280), ("dark", 390)):
+            styles = []
+            for url in (base_url, whole_url):
+                context = browser.new_context(viewport={"width": width, "height": 900},
+                                              color_scheme=scheme)
+                page = context.new_page()
+                page.goto(url + path, wait_until="networkidle")
+                styles.append(page.evaluate(COMPUTED_STYLES))
+                context.close()
+            assert len(styles[0]) == len(styles[1]) > 500
+            differ = [a.split(" ", 1)[0] for a, b in zip(*styles, strict=True) if a != b]
+            assert not differ, f"{scheme}, {width}px: {len(differ)} elements differ: {differ[:5]}"
 
 
 def test_the_404_page(page, base_url):

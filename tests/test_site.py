@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ def test_a_broken_snippet_fails_the_build(tmp_path: Path):
     (tmp_path / "docs" / "includes" / "abbreviations.md").write_text("")
     (tmp_path / "docs" / "index.md").write_text('```python\n--8<-- "scripts/nope.py"\n```\n')
     (tmp_path / "docs" / ".overrides").symlink_to(ROOT / "docs" / ".overrides")
+    (tmp_path / "tools").symlink_to(ROOT / "tools")  # the hooks mkdocs.yml names
     # Our mkdocs.yml, with only this one page and no notebooks.
     (tmp_path / "mkdocs.yml").write_text(f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
                                          "nav: [index.md]\nplugins: [search]\n")
@@ -62,6 +64,8 @@ def test_zensical_builds_the_same_config(tmp_path: Path):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns(
             "__pycache__", ".pytest_cache"))
     shutil.copy(ROOT / "mkdocs.yml", tmp_path)
+    (tmp_path / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "trim_notebook_css.py", tmp_path / "tools")  # a hook
     proc = subprocess.run([BIN / "zensical", "build", "--strict", "--clean", "-f", "mkdocs.yml"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -102,3 +106,52 @@ def test_each_diagram_is_shown_in_both_palettes(source: Path):
     pages = "".join(p.read_text() for p in (ROOT / "docs").rglob("*.md"))
     for variant in ("light", "dark"):
         assert f"diagrams/{source.stem}.{variant}.svg#only-{variant})" in pages
+
+
+# --- tools/trim_notebook_css.py: the notebook page keeps only the CSS it uses ------
+# (tests/test_browser.py compares the built page with the untrimmed one.)
+
+def load_trimmer():
+    spec = importlib.util.spec_from_file_location("trim_notebook_css",
+                                                  ROOT / "tools" / "trim_notebook_css.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_trim_keeps_the_rules_whose_classes_are_on_the_page():
+    trim = load_trimmer().trim
+    css = (".a .b{color:red}.a .gone{color:blue}.gone,.b>p{margin:0}"
+           "p:not(.gone){padding:1px}div:is(.gone,.b){top:0}/* .gone */.a{left:0}")
+    assert trim([css], {"a", "b"}) == [
+        ".a .b{color:red}.b>p{margin:0}p:not(.gone){padding:1px}div:is(.gone,.b){top:0}"
+        ".a{left:0}"
+    ]
+
+
+def test_trim_drops_at_rules_and_keyframes_left_unused():
+    trim = load_trimmer().trim
+    css = ("@media print{.gone{color:red}}@media screen{.a{color:red}.gone{top:0}}"
+           "@keyframes spin{to{rotate:1turn}}@keyframes blink{50%{opacity:0}}"
+           ".a{animation:spin 1s}")
+    assert trim([css], {"a"}) == [
+        "@media screen{.a{color:red}}@keyframes spin{to{rotate:1turn}}.a{animation:spin 1s}"
+    ]
+
+
+def test_trim_keeps_the_custom_properties_something_reads():
+    trim = load_trimmer().trim
+    wrapper = ".w{--used:var(--chained);--chained:1px;--unused:var(--only-unused);" \
+              "--only-unused:2px;--read-by-theme:3px}"
+    rule = ".w .a{margin:var(--used)}"
+    # Properties may be declared in one <style> of the page and read in another,
+    # or read by the theme's own stylesheets (passed as used_elsewhere).
+    assert trim([wrapper, rule], {"w", "a"}, frozenset({"--read-by-theme"})) == [
+        ".w{--used:var(--chained);--chained:1px;--read-by-theme:3px}", rule
+    ]
+
+
+def test_trim_leaves_strings_and_urls_as_they_are():
+    trim = load_trimmer().trim
+    css = '.a::before{content:"};{.gone";background:url(data:image/png;base64,AA==)}'
+    assert trim([css], {"a"}) == [css]

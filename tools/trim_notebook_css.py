@@ -1,0 +1,204 @@
+"""MkDocs hook: keep only the notebook CSS that a notebook page uses.
+
+mkdocs-jupyter inlines JupyterLab's whole stylesheet (about 575 KB, with
+hundreds of custom properties) into every notebook page, although a rendered
+notebook uses a few dozen of its rules. That stylesheet was most of the
+notebook page's weight and made it the slowest page to first paint. This hook
+drops, from each inline <style> of a notebook page:
+
+- rules whose selectors all name a class that does not occur on the page;
+- custom properties (--name) that no kept rule and none of the site's own
+  stylesheets (Material's, extra_css) uses, directly or through another one;
+- @keyframes that no kept rule names, and at-rule blocks left empty.
+
+Everything else stays as written. tests/test_browser.py compares every element
+of the page with the untrimmed page (KEEP_NOTEBOOK_CSS=1 turns the hook off).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+CLASS = re.compile(r"\.(-?[_a-zA-Z][_a-zA-Z0-9-]*)")
+# :not(.a) matches where .a is absent, :is(.a, .b) needs only one of them: the
+# classes inside such functions are never required.
+PSEUDO_FUNCTION = re.compile(r":[a-zA-Z-]+\((?:[^()]|\([^()]*\))*\)")
+VAR_USE = re.compile(r"var\(\s*(--[_a-zA-Z0-9-]+)")
+STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
+PAGE_CLASSES = re.compile(r'\bclass="([^"]*)"')
+
+
+def _blocks(css: str) -> list[tuple[str, str | None]]:
+    """Split CSS into top-level (prelude, body) pairs; body is None for
+    statements such as @charset or @import. Honours strings, comments and
+    nested braces."""
+    out: list[tuple[str, str | None]] = []
+    i, start, n = 0, 0, len(css)
+    while i < n:
+        c = css[i]
+        if c == "/" and css.startswith("/*", i):
+            end = css.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        if c in "\"'":
+            i = _skip_string(css, i)
+            continue
+        if c == ";":
+            out.append((css[start:i].strip(), None))
+            start = i = i + 1
+            continue
+        if c == "{":
+            prelude, depth, j = css[start:i].strip(), 1, i + 1
+            while j < n and depth:
+                if css[j] in "\"'":
+                    j = _skip_string(css, j)
+                    continue
+                if css.startswith("/*", j):
+                    end = css.find("*/", j + 2)
+                    j = n if end < 0 else end + 2
+                    continue
+                depth += {"{": 1, "}": -1}.get(css[j], 0)
+                j += 1
+            out.append((prelude, css[i + 1 : j - 1]))
+            start = i = j
+            continue
+        i += 1
+    return out
+
+
+def _strip_comments(css: str) -> str:
+    out, i, n = [], 0, len(css)
+    while i < n:
+        if css[i] in "\"'":
+            end = _skip_string(css, i)
+            out.append(css[i:end])
+            i = end
+        elif css.startswith("/*", i):
+            end = css.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        else:
+            out.append(css[i])
+            i += 1
+    return "".join(out)
+
+
+def _skip_string(text: str, i: int) -> int:
+    quote, i = text[i], i + 1
+    while i < len(text) and text[i] != quote:
+        i += 2 if text[i] == "\\" else 1
+    return i + 1
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on sep outside parentheses and strings (selectors, declarations)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        c = text[i]
+        if c in "\"'":
+            i = _skip_string(text, i)
+            continue
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if c == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _keep_rules(css: str, classes: set[str]) -> list[tuple[str, str | None]]:
+    kept: list[tuple[str, str | None]] = []
+    for prelude, body in _blocks(css):
+        if body is None or prelude.startswith(("@font-face", "@page")):
+            kept.append((prelude, body))
+        elif prelude.startswith("@keyframes") or prelude.startswith("@-webkit-keyframes"):
+            kept.append((prelude, body))  # judged once the rules are known
+        elif prelude.startswith("@"):
+            inner = _keep_rules(body, classes)
+            if inner:
+                kept.append((prelude, _join(inner)))
+        else:
+            selectors = [
+                s
+                for s in _split_top(prelude, ",")
+                if set(CLASS.findall(PSEUDO_FUNCTION.sub("", s))) <= classes
+            ]
+            if selectors:
+                kept.append((",".join(selectors), body))
+    return kept
+
+
+def _join(rules: list[tuple[str, str | None]]) -> str:
+    return "".join(p + ";" if b is None else f"{p}{{{b}}}" for p, b in rules)
+
+
+def _declared(css: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])(--[_a-zA-Z0-9-]+)\s*:", css))
+
+
+def _rewrite_declarations(css: str, unused: set[str]) -> str:
+    rules = []
+    for prelude, body in _blocks(css):
+        if body is None:
+            rules.append((prelude, None))
+        elif prelude.startswith("@") and "{" in body:
+            inner = _rewrite_declarations(body, unused)
+            if inner.strip():
+                rules.append((prelude, inner))
+        else:
+            decls = [d for d in _split_top(body, ";") if d.split(":", 1)[0].strip() not in unused]
+            if decls:
+                rules.append((prelude, ";".join(decls)))
+    return _join(rules)
+
+
+def _drop_unused_keyframes(css: str) -> str:
+    rules = _blocks(css)
+    text = _join([r for r in rules if not r[0].startswith(("@keyframes", "@-webkit-keyframes"))])
+    return _join(
+        [
+            r
+            for r in rules
+            if not r[0].startswith(("@keyframes", "@-webkit-keyframes"))
+            or re.search(rf"(?<![\w-]){re.escape(r[0].split()[-1])}(?![\w-])", text)
+        ]
+    )
+
+
+def trim(
+    styles: list[str], classes: set[str], used_elsewhere: frozenset[str] = frozenset()
+) -> list[str]:
+    """The part of each stylesheet in styles (the inline ones of one page) that a
+    page whose elements carry these classes uses. used_elsewhere: custom
+    properties that the page's other stylesheets read."""
+    styles = [_join(_keep_rules(_strip_comments(css), classes)) for css in styles]
+    while True:  # a dropped declaration may have been the last reader of another
+        used = set(used_elsewhere).union(*(VAR_USE.findall(css) for css in styles))
+        unused = set().union(*(_declared(css) for css in styles)) - used
+        if not unused:
+            break
+        styles = [_rewrite_declarations(css, unused) for css in styles]
+    return [_drop_unused_keyframes(css) for css in styles]
+
+
+def _site_stylesheets_var_uses(config) -> frozenset[str]:
+    """Custom properties read by the theme's and the extra_css stylesheets."""
+    files = [f for d in config.theme.dirs for f in Path(d, "assets", "stylesheets").glob("*.css")]
+    files += [Path(config.docs_dir, css) for css in config.extra_css]
+    return frozenset(v for f in files if f.is_file() for v in VAR_USE.findall(f.read_text()))
+
+
+def on_post_page(output: str, page, config) -> str:
+    if not page.file.src_uri.endswith(".ipynb") or os.environ.get("KEEP_NOTEBOOK_CSS") == "1":
+        return output
+    classes = {c for attr in PAGE_CLASSES.findall(output) for c in attr.split()}
+    trimmed = iter(
+        trim(
+            [m.group(2) for m in STYLE.finditer(output)],
+            classes,
+            _site_stylesheets_var_uses(config),
+        )
+    )
+    return STYLE.sub(lambda m: m.group(1) + next(trimmed) + m.group(3), output)
