@@ -11,6 +11,10 @@ UV := .tools/bin/uv
 export UV_SYSTEM_CERTS := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
+# Compile the packages' bytecode once at install: otherwise, where Python may not
+# write __pycache__ (PYTHONDONTWRITEBYTECODE, as on our CI machine), every
+# mkdocs build compiles nbconvert & co. again (about 2 s of each build).
+export UV_COMPILE_BYTECODE := 1
 export NO_MKDOCS_2_WARNING := 1
 PYTEST_ARGS ?=
 

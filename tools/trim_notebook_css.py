@@ -30,80 +30,51 @@ STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
 PAGE_CLASSES = re.compile(r'\bclass="([^"]*)"')
 
 
-def _blocks(css: str) -> list[tuple[str, str | None]]:
-    """Split CSS into top-level (prelude, body) pairs; body is None for
-    statements such as @charset or @import. Honours strings, comments and
-    nested braces."""
-    out: list[tuple[str, str | None]] = []
-    i, start, n = 0, 0, len(css)
-    while i < n:
-        c = css[i]
-        if c == "/" and css.startswith("/*", i):
-            end = css.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-            continue
-        if c in "\"'":
-            i = _skip_string(css, i)
-            continue
-        if c == ";":
-            out.append((css[start:i].strip(), None))
-            start = i = i + 1
-            continue
-        if c == "{":
-            prelude, depth, j = css[start:i].strip(), 1, i + 1
-            while j < n and depth:
-                if css[j] in "\"'":
-                    j = _skip_string(css, j)
-                    continue
-                if css.startswith("/*", j):
-                    end = css.find("*/", j + 2)
-                    j = n if end < 0 else end + 2
-                    continue
-                depth += {"{": 1, "}": -1}.get(css[j], 0)
-                j += 1
-            out.append((prelude, css[i + 1 : j - 1]))
-            start = i = j
-            continue
-        i += 1
-    return out
+# A string or a comment, or one character that matters to the scanners below.
+STRING = r""""(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'"""
+COMMENT_OR_STRING = re.compile(rf"({STRING})|/\*.*?(?:\*/|$)", re.S)
+BLOCK_TOKEN = re.compile(rf"{STRING}|[{{}};]")
+SPLIT_TOKEN = {sep: re.compile(rf"{STRING}|[(){re.escape(sep)}]") for sep in ",;"}
 
 
 def _strip_comments(css: str) -> str:
-    out, i, n = [], 0, len(css)
-    while i < n:
-        if css[i] in "\"'":
-            end = _skip_string(css, i)
-            out.append(css[i:end])
-            i = end
-        elif css.startswith("/*", i):
-            end = css.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            out.append(css[i])
-            i += 1
-    return "".join(out)
+    return COMMENT_OR_STRING.sub(lambda m: m.group(1) or "", css)
 
 
-def _skip_string(text: str, i: int) -> int:
-    quote, i = text[i], i + 1
-    while i < len(text) and text[i] != quote:
-        i += 2 if text[i] == "\\" else 1
-    return i + 1
+def _blocks(css: str) -> list[tuple[str, str | None]]:
+    """Split comment-free CSS into top-level (prelude, body) pairs; body is None
+    for statements such as @charset. Honours strings and nested braces."""
+    out: list[tuple[str, str | None]] = []
+    start, depth, body_start = 0, 0, 0
+    for m in BLOCK_TOKEN.finditer(css):
+        token = m.group()
+        if token == "{":
+            if depth == 0:
+                body_start = m.end()
+            depth += 1
+        elif token == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                out.append((css[start : body_start - 1].strip(), css[body_start : m.start()]))
+                start = m.end()
+        elif token == ";" and depth == 0:
+            out.append((css[start : m.start()].strip(), None))
+            start = m.end()
+    return out
 
 
 def _split_top(text: str, sep: str) -> list[str]:
     """Split on sep outside parentheses and strings (selectors, declarations)."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        c = text[i]
-        if c in "\"'":
-            i = _skip_string(text, i)
-            continue
-        depth += {"(": 1, ")": -1}.get(c, 0)
-        if c == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
+    parts, depth, start = [], 0, 0
+    for m in SPLIT_TOKEN[sep].finditer(text):
+        token = m.group()
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif token == sep and depth == 0:
+            parts.append(text[start : m.start()])
+            start = m.end()
     parts.append(text[start:])
     return [p.strip() for p in parts if p.strip()]
 
