@@ -179,21 +179,29 @@ def run(args: argparse.Namespace) -> int:
         c for c, on in (("memory", args.memory), ("pids", args.pids), ("cpu", args.cpus)) if on
     ]
     cg = Cgroup(controllers)
-    cg.create()
+    # Ctrl-C is held back while the cgroup is made and the command started, and
+    # delivered once both exist: a Ctrl-C in between used to leave the command
+    # running (Popen interrupted after its fork) and the cgroup behind.
+    hold_ctrl_c(True)
     try:
-        apply_limits(cg, args)
-        # The child joins the cgroup before it runs the command (preexec_fn runs in
-        # the child between fork and exec), so not one instruction runs unlimited.
-        child = subprocess.Popen(args.command, preexec_fn=lambda: cg.add(os.getpid()))
+        cg.create()
+        child = None
         try:
+            apply_limits(cg, args)
+            # The child joins the cgroup before it runs the command (preexec_fn runs
+            # in the child between fork and exec), so not one instruction runs
+            # unlimited; it takes Ctrl-C again before the exec.
+            child = subprocess.Popen(args.command, preexec_fn=lambda: start_in(cg))
+            hold_ctrl_c(False)  # a Ctrl-C held back is raised here, with child set
             status = child.wait(timeout=args.timeout)
         except subprocess.TimeoutExpired:
             child.kill()
             status = child.wait()
             print(f"cgroups.py: stopped the command after {args.timeout} s", file=sys.stderr)
-        except KeyboardInterrupt:
-            child.kill()
-            child.wait()
+        except BaseException:  # Ctrl-C, or the command could not start
+            if child:
+                child.kill()
+                child.wait()
             raise
         if status < 0:  # killed by a signal; a shell reports 128 + the signal's number
             name = signal.Signals(-status).name
@@ -205,7 +213,19 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         return 128 - status if status < 0 else status  # the command's status, like docker run
     finally:
+        hold_ctrl_c(True)
         cg.remove()
+        hold_ctrl_c(False)  # a Ctrl-C during the clean-up is raised now
+
+
+def hold_ctrl_c(hold: bool) -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def start_in(cg: Cgroup) -> None:
+    """Runs in the child between fork and exec."""
+    cg.add(os.getpid())
+    hold_ctrl_c(False)  # the mask is inherited; the command must see Ctrl-C
 
 
 def size(text: str) -> int:

@@ -180,21 +180,41 @@ def test_cpu_quota_throttles_a_busy_loop():
     assert m and int(m[2]) >= 5 and float(m[3]) > 0.5, proc.stdout
 
 
+# Ctrl-C right after the cgroup appears lands while the command is being started;
+# that used to leave the command running and the cgroup behind.
 @pytest.mark.root
-def test_ctrl_c_removes_the_cgroup_and_the_command():
+@pytest.mark.parametrize("delay", [0, 0.002, 0.005, 0.01, 0.2])
+def test_ctrl_c_removes_the_cgroup_and_the_command(delay):
     proc = subprocess.Popen([PY, SCRIPTS / "cgroups.py", "--memory", "64M", "--", "sleep", "60"],
                             stderr=subprocess.PIPE, text=True)
-    for _ in range(100):
-        if our_cgroups(proc.pid):
-            break
-        time.sleep(0.05)
-    assert our_cgroups(proc.pid)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        for _ in range(2000):
+            if our_cgroups(proc.pid):
+                break
+            time.sleep(0.001)
+        assert our_cgroups(proc.pid)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
     assert proc.returncode == 130
     assert err == "cgroups.py: interrupted; the cgroup is removed\n"
     assert our_cgroups(proc.pid) == []
+    sleeping = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+    assert sleeping.stdout == ""
+
+
+@pytest.mark.root
+def test_the_command_gets_ctrl_c():
+    """cgroups.py holds Ctrl-C back while it starts the command; the command must not
+    inherit that: SIGINT (bit 1 of SigBlk) is not blocked in it."""
+    proc = subprocess.run([PY, SCRIPTS / "cgroups.py", "--memory", "64M", "--",
+                           "grep", "SigBlk", "/proc/self/status"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    blocked = int(proc.stdout.split("SigBlk:")[1].split()[0], 16)
+    assert not blocked & (1 << (signal.SIGINT - 1))
 
 
 def test_cgroup_v2_layout_with_a_fake_tree(tmp_path, monkeypatch):
