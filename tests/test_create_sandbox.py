@@ -234,8 +234,11 @@ def test_real_ctrl_c_leaves_all_or_nothing(tmp_path: Path):
     for i, delay in enumerate([0.05, 0.1, 0.15, 0.2, 0.3]):
         folder = tmp_path / str(i)
         folder.mkdir()
+        # SIGINT as from a terminal, even when the tests run in a background job
+        # (`&`), which starts them with SIGINT ignored.
         proc = subprocess.Popen([sys.executable, SCRIPT, "box"], cwd=folder, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

@@ -185,8 +185,11 @@ def test_cpu_quota_throttles_a_busy_loop():
 @pytest.mark.root
 @pytest.mark.parametrize("delay", [0, 0.002, 0.005, 0.01, 0.2])
 def test_ctrl_c_removes_the_cgroup_and_the_command(delay):
+    # As from a terminal: a shell running the tests in the background (`&`) would
+    # have them, and so the script, ignore SIGINT.
     proc = subprocess.Popen([PY, SCRIPTS / "cgroups.py", "--memory", "64M", "--", "sleep", "60"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for _ in range(2000):
             if our_cgroups(proc.pid):
@@ -196,8 +199,14 @@ def test_ctrl_c_removes_the_cgroup_and_the_command(delay):
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
-    finally:
+    finally:  # if the script hung: stop it, and what it left, before failing
         proc.kill()
+        proc.wait()
+        for cgroup in our_cgroups(proc.pid):
+            for pid in Path(cgroup, "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.2)
+            os.rmdir(cgroup)
     assert proc.returncode == 130
     assert err == "cgroups.py: interrupted; the cgroup is removed\n"
     assert our_cgroups(proc.pid) == []
