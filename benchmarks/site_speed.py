@@ -127,7 +127,14 @@ def lighthouse(url: str, preset: str) -> dict[str, int]:
         timeout=180,
     )
     report = json.loads(proc.stdout)
+    BENCHMARK_INDEX.append(report["environment"]["benchmarkIndex"])
     return {k: round(v["score"] * 100) for k, v in report["categories"].items()}
+
+
+# Lighthouse's measure of this machine's CPU speed, one per run. Its mobile preset
+# slows the CPU 4x relative to the machine, so on a shared machine whose speed
+# drifts the scores drift with it; the spread is printed with the results.
+BENCHMARK_INDEX: list[float] = []
 
 
 def lighthouse_median(url: str, preset: str, runs: int) -> dict[str, int]:
@@ -193,6 +200,11 @@ def main() -> None:
         f"ratio {t_ours / t_base:.1f} (goal <= 5)"
     )
     print(f"Lighthouse preset: {preset}, median of {args.runs} runs per page")
+    print(
+        f"machine speed (Lighthouse benchmarkIndex) over the runs: "
+        f"min {min(BENCHMARK_INDEX):.0f}, median {statistics.median(BENCHMARK_INDEX):.0f}, "
+        f"max {max(BENCHMARK_INDEX):.0f}"
+    )
     print(f"{'page':42} {'KB':>7} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5}")
     print(
         f"{'(baseline, one page)':42} {base_weight / 1024:7.0f} "
