@@ -16,6 +16,10 @@ export UV_PYTHON ?= python3
 # mkdocs build compiles nbconvert & co. again (about 2 s of each build).
 export UV_COMPILE_BYTECODE := 1
 export NO_MKDOCS_2_WARNING := 1
+# mkdocs-jupyter imports nbconvert's command-line app, whose class body would
+# otherwise load and start every installed exporter (webpdf, qtpdf, ...) just to
+# list their names: about 0.5 s of each build. The HTML output is the same.
+export NBCONVERT_DISABLE_CONFIG_EXPORTERS := 1
 PYTEST_ARGS ?=
 
 .PHONY: serve test build lint clean
