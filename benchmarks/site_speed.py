@@ -7,11 +7,11 @@ The baseline is a Material site with one page and the same theme settings
 (palette, features, fonts), built and served the same way in the same run.
 Both are served gzip-compressed, as GitHub Pages serves them. Per page: bytes
 transferred on a cold load (Chromium, cache off) and
-Lighthouse's performance, accessibility, best-practices and SEO scores. With the
-mobile preset each load is scored twice: with the preset's fixed 4x CPU slowdown,
-and with the slowdown calibrated to the machine's speed in that run (Lighthouse's
-documented calibration), which keeps the emulated phone the same on a machine
-whose speed drifts. Site build: median of 5 builds of each, alternated.
+Lighthouse's performance, accessibility, best-practices and SEO scores, the
+median of --runs runs with the pages taking turns. The mobile preset slows the
+CPU 4x relative to the machine, so the script also prints the machine's speed
+(Lighthouse's benchmarkIndex) and the slowdown Lighthouse's own calibration
+would pick for it. Site build: median of 5 builds of each, alternated.
 Goals: performance >= 95 and accessibility 100 on every page; median page
 weight <= 1.2x the baseline's; site build <= 5x the baseline's.
 """
@@ -118,13 +118,10 @@ CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 
 
 def cpu_slowdown_for(benchmark_index: float) -> float:
-    """The CPU slowdown that makes this machine emulate Lighthouse's reference phone.
-
-    The mobile preset's fixed 4x assumes a fast desktop (benchmarkIndex about
-    1500); on a slower or busier machine it emulates a slower phone, and on a
-    shared VM whose speed drifts the score drifts with it. This is the mapping
-    of Lighthouse's CPU-throttling calibration (docs/throttling.md, "calibrating
-    the CPU slowdown": https://lighthouse-cpu-throttling-calculator.vercel.app).
+    """The CPU slowdown that Lighthouse's calibration suggests for a machine of this
+    speed, to emulate its reference phone (docs/throttling.md, "Calibrating the CPU
+    slowdown", and its calculator: lighthouse-cpu-throttling-calculator.vercel.app).
+    The mobile preset always uses 4x, right for a fast desktop (benchmarkIndex ~1500).
     """
     if benchmark_index >= 1300:
         return 3 + (benchmark_index - 1300) / 233
@@ -133,72 +130,44 @@ def cpu_slowdown_for(benchmark_index: float) -> float:
     return max(1.0, 1 + (benchmark_index - 150) / 650)
 
 
-def lighthouse(url: str, preset: str) -> dict[str, dict[str, int]]:
-    """One Lighthouse run of a page: the scores as Lighthouse's preset gives them
-    and, for mobile, with the CPU slowdown calibrated to this run's benchmarkIndex.
-
-    Lighthouse loads the page once (--gather-mode) and scores it from the saved
-    trace (--audit-mode). Its default "simulate" throttling loads the page at full
-    speed and applies the slowdown only when it scores, so the same load can be
-    scored with the preset's 4x and with the calibrated slowdown.
-    """
-    common = [
-        *(["--preset=desktop"] if preset == "desktop" else []),
-        "--quiet",
-        f"--only-categories={','.join(CATEGORIES)}",
-    ]
-    env = {**os.environ, "CHROME_PATH": CHROMIUM}
-    lighthouse_cli = ROOT / "node_modules/.bin/lighthouse"
-    with tempfile.TemporaryDirectory() as gathered:
-        subprocess.run(
-            [lighthouse_cli, url, *common, f"--gather-mode={gathered}", f"--chrome-flags={FLAGS}"],
-            check=True,
-            capture_output=True,
-            env=env,
-            timeout=180,
-        )
-
-        def audit(*extra: str) -> dict[str, int]:
-            proc = subprocess.run(
-                [lighthouse_cli, url, *common, *extra, f"--audit-mode={gathered}", "--output=json"],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=180,
-            )
-            report = json.loads(proc.stdout)
-            return {k: round(report["categories"][k]["score"] * 100) for k in CATEGORIES}
-
-        scores = {"preset": audit()}
-        artifacts_file = Path(gathered) / "artifacts.json"
-        artifacts = json.loads(artifacts_file.read_text())
-        index = artifacts["BenchmarkIndex"]
-        BENCHMARK_INDEX.append(index)
-        if preset == "mobile":
-            slowdown = round(cpu_slowdown_for(index), 2)
-            SLOWDOWNS.append(slowdown)
-            # Lighthouse refuses to score with settings other than those it gathered
-            # with; under simulated throttling the CPU slowdown played no part in the
-            # load, so the saved settings are changed to match.
-            artifacts["settings"]["throttling"]["cpuSlowdownMultiplier"] = slowdown
-            artifacts_file.write_text(json.dumps(artifacts))
-            scores["calibrated"] = audit(f"--throttling.cpuSlowdownMultiplier={slowdown}")
-    return scores
-
-
-# Lighthouse's measure of this machine's CPU speed, one per run, and the calibrated
-# slowdowns: printed with the results, as the preset's scores move with them.
+# Lighthouse's measure of this machine's CPU speed, one per run.
 BENCHMARK_INDEX: list[float] = []
-SLOWDOWNS: list[float] = []
 
 
-def lighthouse_median(url: str, preset: str, runs: int) -> dict[str, dict[str, int]]:
-    results = [lighthouse(url, preset) for _ in range(runs)]
-    return {
-        kind: {k: round(statistics.median(r[kind][k] for r in results)) for k in CATEGORIES}
-        for kind in results[0]
-    }
+def lighthouse(url: str, preset: str) -> dict[str, int]:
+    proc = subprocess.run(
+        [
+            ROOT / "node_modules/.bin/lighthouse",
+            url,
+            *(["--preset=desktop"] if preset == "desktop" else []),
+            "--output=json",
+            "--quiet",
+            f"--only-categories={','.join(CATEGORIES)}",
+            f"--chrome-flags={FLAGS}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CHROME_PATH": CHROMIUM},
+        timeout=180,
+    )
+    report = json.loads(proc.stdout)
+    BENCHMARK_INDEX.append(report["environment"]["benchmarkIndex"])
+    return {k: round(report["categories"][k]["score"] * 100) for k in CATEGORIES}
+
+
+def lighthouse_medians(urls: list[str], preset: str, runs: int) -> list[dict[str, int]]:
+    """The median of each score over the runs, per URL. The URLs take turns (all of
+    them once, then again), so that a slow spell of a shared machine spreads over
+    all pages instead of sinking every run of one of them."""
+    results: list[list[dict[str, int]]] = [[] for _ in urls]
+    for _ in range(runs):
+        for url, result in zip(urls, results, strict=True):
+            result.append(lighthouse(url, preset))
+    return [
+        {k: round(statistics.median(r[k] for r in result)) for k in CATEGORIES}
+        for result in results
+    ]
 
 
 def main() -> None:
@@ -242,66 +211,46 @@ def main() -> None:
         pages = [p.replace("/./", "/") for p in pages]
         ours_server, ours_url = serve(ours_site)
         base_server, base_url = serve(base_site)
-        rows = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS.split()[1:])
             base_weight = page_weight(browser, base_url + "/")
-            base_scores = lighthouse_median(base_url + "/", preset, args.runs)
-            for path in pages:
-                rows.append(
-                    (
-                        path,
-                        page_weight(browser, ours_url + path),
-                        lighthouse_median(ours_url + path, preset, args.runs),
-                    )
-                )
+            weights = [page_weight(browser, ours_url + path) for path in pages]
             browser.close()
+        base_scores, *scores = lighthouse_medians(
+            [base_url + "/"] + [ours_url + path for path in pages], preset, args.runs
+        )
         ours_server.shutdown()
         base_server.shutdown()
     print(
         f"site build: ours {t_ours:.1f} s, baseline {t_base:.1f} s, "
         f"ratio {t_ours / t_base:.1f} (goal <= 5)"
     )
-    print(f"Lighthouse preset: {preset}, median of {args.runs} runs per page")
+    index = statistics.median(BENCHMARK_INDEX)
+    print(f"Lighthouse preset: {preset}, median of {args.runs} runs per page, pages in turn")
     print(
         f"machine speed (Lighthouse benchmarkIndex) over the runs: "
-        f"min {min(BENCHMARK_INDEX):.0f}, median {statistics.median(BENCHMARK_INDEX):.0f}, "
-        f"max {max(BENCHMARK_INDEX):.0f}"
+        f"min {min(BENCHMARK_INDEX):.0f}, median {index:.0f}, max {max(BENCHMARK_INDEX):.0f}"
     )
-    calibrated = preset == "mobile"
-    if calibrated:
+    if preset == "mobile":
         print(
-            f"calibrated CPU slowdown (preset: 4x): min {min(SLOWDOWNS)}x, "
-            f"median {statistics.median(SLOWDOWNS)}x, max {max(SLOWDOWNS)}x"
+            f"CPU slowdown that Lighthouse's calibration suggests at the median: "
+            f"{cpu_slowdown_for(index):.1f}x (the preset uses 4x)"
         )
-    perf_4x = "perf@4x" if calibrated else "perf"
-    print(
-        f"{'page':42} {'KB':>7} {perf_4x:>8}"
-        + (f" {'perf':>5}" if calibrated else "")
-        + f" {'a11y':>5} {'best':>5} {'seo':>5}"
-    )
+    print(f"{'page':42} {'KB':>7} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5}")
 
-    def row(name: str, weight: int, scores: dict[str, dict[str, int]]) -> str:
-        s = scores["calibrated" if calibrated else "preset"]
-        return (
-            f"{name:42} {weight / 1024:7.0f} {scores['preset']['performance']:8d}"
-            + (f" {s['performance']:5d}" if calibrated else "")
-            + "".join(f" {s[k]:5d}" for k in CATEGORIES[1:])
-        )
+    def row(name: str, weight: int, scores: dict[str, int]) -> str:
+        return f"{name:42} {weight / 1024:7.0f}" + "".join(f" {scores[k]:5d}" for k in CATEGORIES)
 
     print(row("(baseline, one page)", base_weight, base_scores))
-    for path, weight, scores in rows:
-        print(row(path, weight, scores))
-    if calibrated:
-        print("perf@4x: Lighthouse's mobile preset as is; perf: CPU slowdown calibrated per run")
-    median = statistics.median(w for _, w, _ in rows)
+    for path, weight, s in zip(pages, weights, scores, strict=True):
+        print(row(path, weight, s))
+    median = statistics.median(weights)
     print(
         f"median page weight: {median / 1024:.0f} KB = {median / base_weight:.2f}x the "
         "baseline (goal <= 1.2)"
     )
-    kind = "calibrated" if calibrated else "preset"
-    worst_perf = min(s[kind]["performance"] for *_, s in rows)
-    worst_a11y = min(s[kind]["accessibility"] for *_, s in rows)
+    worst_perf = min(s["performance"] for s in scores)
+    worst_a11y = min(s["accessibility"] for s in scores)
     print(
         f"lowest performance {worst_perf} (goal >= 95), lowest accessibility {worst_a11y} "
         "(goal 100)"
