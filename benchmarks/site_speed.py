@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build time, page weight and Lighthouse scores of the site, against a one-page baseline.
 
-    .venv/bin/python benchmarks/site_speed.py [mobile|desktop] [--runs 3]   # after `make test`
+    .venv/bin/python benchmarks/site_speed.py [mobile|desktop] [--runs 5]   # after `make test`
 
 The baseline is a Material site with one page and the same theme settings
 (palette, features, fonts), built and served the same way in the same run.
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         type=int,
-        default=3,
+        default=5,
         help="Lighthouse runs per page; the median of each score is kept "
         "(Lighthouse's scores vary from run to run)",
     )
