@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
 FLAGS = "--headless=new --no-sandbox --disable-gpu --disable-background-networking"
 
 
@@ -137,7 +138,7 @@ BENCHMARK_INDEX: list[float] = []
 def lighthouse(url: str, preset: str) -> dict[str, int]:
     proc = subprocess.run(
         [
-            ROOT / "node_modules/.bin/lighthouse",
+            LIGHTHOUSE,
             url,
             *(["--preset=desktop"] if preset == "desktop" else []),
             "--output=json",
@@ -171,8 +172,6 @@ def lighthouse_medians(urls: list[str], preset: str, runs: int) -> list[dict[str
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "preset",
@@ -191,6 +190,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    # Checked first: the builds before the first Lighthouse run take a minute.
+    for tool, remedy in (
+        (BIN / "mkdocs", "run `make test` first, which creates .venv"),
+        (LIGHTHOUSE, "run `make test` first (with npm installed), which installs it"),
+        (Path(CHROMIUM), "install Debian's chromium, or set CHROMIUM to a Chromium binary"),
+    ):
+        if not tool.exists():
+            sys.exit(f"site_speed.py: {tool} is missing: {remedy}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sys.exit("site_speed.py: Playwright is missing: run it with .venv/bin/python")
     preset = args.preset
 
     with tempfile.TemporaryDirectory() as tmp:
