@@ -2,170 +2,218 @@
 """Run a command under cgroup limits, then show what the kernel counted.
 
     sudo python3 cgroups.py --memory 64M -- python3 -c 'b"x" * 200_000_000'
-    sudo python3 cgroups.py --pids 32 -- python3 -c '...a fork bomb...'
+    sudo python3 cgroups.py --pids-limit 32 -- python3 -c '...a fork bomb...'
     sudo python3 cgroups.py --cpus 0.2 -- python3 -c 'while True: pass'
 
 This is what `docker run --memory 64m --pids-limit 32 --cpus 0.2` asks of the
 kernel. It works on cgroup v2 (current distributions, GitHub's runners) and
 on the older cgroup v1, where each controller has its own hierarchy. It makes
 one cgroup with a unique name, moves only the command into it, and removes it
-afterwards, also after Ctrl-C or a failing command. Standard library only,
+afterwards, also after Ctrl-C, SIGTERM or a failing command.
+
+Exit status, as docker run's: the command's own; 125 when this script fails or
+is misused; 126 when the command cannot be run, 127 when it is not found;
+128 + n when it was killed by signal n (137: SIGKILL, the OOM killer's), or when
+signal n (Ctrl-C: 130, SIGTERM: 143) stopped it. Standard library only,
 Python 3.11+, Linux, root (see --help for the rootless way).
 """
 
 from __future__ import annotations
 
+import signal
+
+if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see Stop, below)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
 import argparse
-import contextlib
+import math
 import os
 import re
-import secrets
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+PROG = "cgroups.py"
 
 
 class CgroupError(Exception):
-    """A problem the user can fix: printed as one line, exit status 1."""
+    """A problem the user can fix: printed as one line, exit status 125."""
 
 
-def version(controller: str) -> int:
-    """Which cgroup version runs this controller here: 1 or 2."""
-    if (CGROUP_ROOT / controller / "cgroup.procs").exists():
-        return 1  # v1: one hierarchy per controller, /sys/fs/cgroup/memory/...
-    controllers = CGROUP_ROOT / "cgroup.controllers"
-    if controllers.exists() and controller in controllers.read_text().split():
-        return 2  # v2: one hierarchy, controllers listed in cgroup.controllers
-    raise CgroupError(f"the {controller} controller is not available on this machine")
+# --- cgroups: the same code in cgroups.py and minicontainer.py -------------------
+
+SELF_CGROUP, MOUNTINFO = "/proc/self/cgroup", "/proc/self/mountinfo"
 
 
-def own_path(controller: str) -> str:
-    """This process's cgroup for a v1 controller, from /proc/self/cgroup."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def locate(controller: str) -> tuple[int, str, str]:
+    """(cgroup version, where its hierarchy is mounted, this process's own cgroup folder).
+
+    /proc/self/cgroup names our cgroup as a path in the hierarchy: one line per
+    hierarchy on v1 ("4:memory:/user.slice"), one line "0::/path" on v2.
+    /proc/self/mountinfo says where each hierarchy is mounted, and which of its
+    folders is at the mount point (the 4th field). They differ inside a container
+    on v1: the line says /docker/<id>, and that very folder is mounted at
+    /sys/fs/cgroup/memory, so our folder is the mount point itself.
+    """
+    paths = {}
+    for line in read(SELF_CGROUP).splitlines():
         _, names, path = line.split(":", 2)
-        if controller in names.split(","):
-            return path
-    return "/"
+        for name in names.split(","):
+            paths[name] = path  # "" is the v2 hierarchy
+    v2 = None
+    for line in read(MOUNTINFO).splitlines():
+        fields = line.split()
+        dash = fields.index("-")
+        mounted, at, fstype = fields[3], fields[4], fields[dash + 1]
+        if fstype == "cgroup" and controller in fields[dash + 3].split(","):
+            version, path = 1, paths.get(controller, "/")
+        elif fstype == "cgroup2" and v2 is None:
+            version, path = 2, paths.get("", "/")
+        else:
+            continue
+        inside = os.path.relpath(path, mounted) if path.startswith(mounted) else "."
+        found = (version, at, os.path.normpath(os.path.join(at, inside)))
+        if version == 1:
+            return found
+        v2 = found
+    if v2 and controller in read(f"{v2[1]}/cgroup.controllers").split():
+        return v2
+    raise CgroupError(f"the {controller} cgroup controller is not available on this machine")
 
 
 class Cgroup:
-    """One new cgroup, in every hierarchy the asked-for controllers need.
+    """A new cgroup named <prefix>-<pid>-<random>, for the controllers given.
 
     v1: a child of our own cgroup in each controller's hierarchy, so any limit
-    set on us still applies. v2: a child of the root, the one place where
-    controllers are always enabled for children (the "no internal processes"
-    rule forbids enabling them below a cgroup that has processes).
+    set on us still applies. v2: a child of the hierarchy's root, the one place
+    where controllers are always enabled for children (the "no internal
+    processes" rule forbids enabling them below a cgroup that has processes).
     """
 
-    def __init__(self, controllers: list[str]) -> None:
-        self.name = f"docker-basics-{os.getpid()}-{secrets.token_hex(3)}"
-        self.dirs: dict[str, Path] = {}
+    def __init__(self, prefix: str, controllers: list[str]) -> None:
+        self.name = f"{prefix}-{os.getpid()}-{os.urandom(3).hex()}"
+        self.version: dict[str, int] = {}
+        self.dirs: dict[str, str] = {}
         for controller in controllers:
-            if version(controller) == 1:
-                base = CGROUP_ROOT / controller / own_path(controller).lstrip("/")
-            else:
-                base = CGROUP_ROOT
-                enabled = (base / "cgroup.subtree_control").read_text().split()
-                if controller not in enabled:
-                    raise CgroupError(f"the v2 root does not enable {controller} for children")
-            self.dirs[controller] = base / self.name
-        self.made: list[Path] = []
+            version, root, own = locate(controller)
+            if version == 2 and controller not in read(f"{root}/cgroup.subtree_control").split():
+                raise CgroupError(f"the cgroup v2 root does not enable {controller} for children")
+            self.version[controller] = version
+            self.dirs[controller] = os.path.join(own if version == 1 else root, self.name)
+        self.made: list[str] = []
 
     def create(self) -> None:
         for path in dict.fromkeys(self.dirs.values()):  # v2: one folder for all
             try:
-                path.mkdir()
+                os.mkdir(path)
             except PermissionError:
                 raise CgroupError(
                     "making a cgroup needs root. Without root, ask systemd for one: "
                     "systemd-run --user --scope -p MemoryMax=64M -p TasksMax=32 "
                     "-p CPUQuota=20% COMMAND"
                 ) from None
+            except OSError as exc:  # e.g. read-only inside a container
+                raise CgroupError(f"cannot create the cgroup {path}: {exc.strerror}") from None
             self.made.append(path)
 
-    def file(self, controller: str, v1: str, v2: str) -> Path:
-        return self.dirs[controller] / (v1 if version(controller) == 1 else v2)
+    def file(self, controller: str, v1: str, v2: str) -> str:
+        return f"{self.dirs[controller]}/{v1 if self.version[controller] == 1 else v2}"
 
     def write(self, controller: str, v1: str, v2: str, value: str) -> None:
-        self.file(controller, v1, v2).write_text(value)
+        path = self.file(controller, v1, v2)
+        try:
+            write(path, value)
+        except OSError as exc:
+            raise CgroupError(f"the kernel refused {value} for {path}: {exc.strerror}") from None
 
     def read(self, controller: str, v1: str, v2: str) -> str:
-        return self.file(controller, v1, v2).read_text()
+        return read(self.file(controller, v1, v2))
 
-    def add(self, pid: int) -> None:
-        for path in dict.fromkeys(self.dirs.values()):
-            (path / "cgroup.procs").write_text(str(pid))
+    def join(self) -> None:
+        """Move the calling process in (the command, between fork and exec).
 
-    def pids(self) -> set[int]:
-        return {int(p) for d in self.made for p in (d / "cgroup.procs").read_text().split()}
+        On v1, writing "0" (this thread) to `tasks` skips a system-wide lock that a
+        write to cgroup.procs takes and waits for (an RCU grace period, ~7-20 ms):
+        the process is single-threaded here, so one thread is the whole process.
+        """
+        for path in self.made:
+            v1 = os.path.exists(f"{path}/tasks")
+            write(f"{path}/tasks" if v1 else f"{path}/cgroup.procs", "0")
 
     def remove(self) -> None:
         """Kill whatever is left in it (a fork bomb's children), then remove it."""
         for _ in range(100):
-            left = self.pids()
-            if not left:
+            pids = {int(p) for d in self.made for p in read(f"{d}/cgroup.procs").split()}
+            if not pids:
                 break
-            for pid in left:
-                with contextlib.suppress(ProcessLookupError):
+            for pid in pids:
+                try:  # noqa: SIM105 (contextlib.suppress: one import more, for minicontainer)
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.05)
+                except ProcessLookupError:  # it ended on its own meanwhile
+                    pass
+            time.sleep(0.02)
         for path in reversed(self.made):
-            for _ in range(50):  # the kernel frees a dying cgroup a moment later
+            for _ in range(250):  # busy for a moment after its last process exits
                 try:
-                    path.rmdir()
+                    os.rmdir(path)
                     break
                 except OSError:
-                    time.sleep(0.05)
-        self.made = [p for p in self.made if p.exists()]
+                    time.sleep(0.002)
+        self.made = [p for p in self.made if os.path.exists(p)]
 
 
-def counters(cg: Cgroup, text: str) -> dict[str, int]:
-    """`key value` lines (memory.events, cpu.stat, memory.oom_control) as a dict."""
-    return {k: int(v) for k, v in re.findall(r"^(\w+) (\d+)$", text, re.M)}
-
-
-def apply_limits(cg: Cgroup, args: argparse.Namespace) -> None:
-    if args.memory:
-        cg.write("memory", "memory.limit_in_bytes", "memory.max", str(args.memory))
+def set_limits(cg: Cgroup, memory: int | None, pids_limit: int | None, cpus: float | None) -> None:
+    """The limits of docker run --memory, --pids-limit and --cpus, in v1's or v2's files."""
+    if memory:
+        cg.write("memory", "memory.limit_in_bytes", "memory.max", str(memory))
         # No swap either, or the kernel would swap instead of killing (docker does the same).
-        if version("memory") == 2:
-            if (swap := cg.dirs["memory"] / "memory.swap.max").exists():
-                swap.write_text("0")
-        elif (memsw := cg.dirs["memory"] / "memory.memsw.limit_in_bytes").exists():
-            memsw.write_text(str(args.memory))
-    if args.pids:
-        cg.write("pids", "pids.max", "pids.max", str(args.pids))
-    if args.cpus:
+        if cg.version["memory"] == 2:
+            if os.path.exists(cg.file("memory", "", "memory.swap.max")):
+                cg.write("memory", "", "memory.swap.max", "0")
+        elif os.path.exists(cg.file("memory", "memory.memsw.limit_in_bytes", "")):
+            cg.write("memory", "memory.memsw.limit_in_bytes", "", str(memory))
+    if pids_limit:
+        cg.write("pids", "pids.max", "pids.max", str(pids_limit))
+    if cpus:
         period = 100_000  # microseconds, the kernel's and Docker's default
-        quota = int(args.cpus * period)
-        if version("cpu") == 2:
+        quota = round(cpus * period)
+        if cg.version["cpu"] == 2:
             cg.write("cpu", "", "cpu.max", f"{quota} {period}")
         else:
             cg.write("cpu", "cpu.cfs_period_us", "", str(period))
             cg.write("cpu", "cpu.cfs_quota_us", "", str(quota))
 
 
+# --- what this script does ----------------------------------------------------
+
+
+def counters(text: str) -> dict[str, int]:
+    """`key value` lines (memory.events, cpu.stat, memory.oom_control) as a dict."""
+    return {k: int(v) for k, v in re.findall(r"^(\w+) (\d+)$", text, re.M)}
+
+
 def report(cg: Cgroup, args: argparse.Namespace) -> list[str]:
     lines = []
     if args.memory:
-        if version("memory") == 2:
-            kills = counters(cg, cg.read("memory", "", "memory.events")).get("oom_kill", 0)
-        else:
-            kills = counters(cg, cg.read("memory", "memory.oom_control", "")).get("oom_kill", 0)
+        events = cg.read("memory", "memory.oom_control", "memory.events")
+        kills = counters(events).get("oom_kill", 0)
         lines.append(f"memory: limit {args.memory} bytes, OOM kills: {kills}")
-    if args.pids:
-        events = counters(cg, cg.read("pids", "pids.events", "pids.events"))
-        current = cg.read("pids", "pids.current", "pids.current").strip()
-        lines.append(
-            f"pids: limit {args.pids}, forks refused: {events.get('max', 0)}, left: {current}"
-        )
+    if args.pids_limit:
+        refused = counters(cg.read("pids", "pids.events", "pids.events")).get("max", 0)
+        left = cg.read("pids", "pids.current", "pids.current").strip()
+        lines.append(f"pids: limit {args.pids_limit}, forks refused: {refused}, left: {left}")
     if args.cpus:
-        stat = counters(cg, cg.read("cpu", "cpu.stat", "cpu.stat"))
+        stat = counters(cg.read("cpu", "cpu.stat", "cpu.stat"))
         throttled_us = stat.get("throttled_usec", stat.get("throttled_time", 0) // 1000)
         lines.append(
             f"cpu: limit {args.cpus} CPUs, periods: {stat.get('nr_periods', 0)}, "
@@ -175,125 +223,253 @@ def report(cg: Cgroup, args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Make the cgroup, run the command in it, report, remove the cgroup.
+
+    Ctrl-C and SIGTERM are held back meanwhile (see Stop): they reach the
+    command once it runs, and cannot cut the making or the removing in half.
+    """
     controllers = [
-        c for c, on in (("memory", args.memory), ("pids", args.pids), ("cpu", args.cpus)) if on
+        c
+        for c, on in (("memory", args.memory), ("pids", args.pids_limit), ("cpu", args.cpus))
+        if on
     ]
-    cg = Cgroup(controllers)
-    # Ctrl-C is held back while the cgroup is made and the command started, and
-    # delivered once both exist: a Ctrl-C in between used to leave the command
-    # running (Popen interrupted after its fork) and the cgroup behind.
-    hold_ctrl_c(True)
+    cg = Cgroup("docker-basics", controllers)
     try:
         cg.create()
-        child = None
+        set_limits(cg, args.memory, args.pids_limit, args.cpus)
         try:
-            apply_limits(cg, args)
-            # The child joins the cgroup before it runs the command (preexec_fn runs
-            # in the child between fork and exec), so not one instruction runs
-            # unlimited; it takes Ctrl-C again before the exec.
-            child = subprocess.Popen(args.command, preexec_fn=lambda: start_in(cg))
-            hold_ctrl_c(False)  # a Ctrl-C held back is raised here, with child set
-            status = child.wait(timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            status = child.wait()
-            print(f"cgroups.py: stopped the command after {args.timeout} s", file=sys.stderr)
-        except BaseException:  # Ctrl-C, or the command could not start
-            if child:
-                child.kill()
-                child.wait()
-            raise
-        if status < 0:  # killed by a signal; a shell reports 128 + the signal's number
-            name = signal.Signals(-status).name
-            print(
-                f"the command was killed by {name}"
-                + (" (the OOM killer's signal)" if -status == signal.SIGKILL else "")
-            )
+            # The child joins the cgroup before it runs the command (preexec_fn runs in
+            # the child between fork and exec): not one instruction runs unlimited.
+            child = subprocess.Popen(args.command, preexec_fn=lambda: in_child(cg))
+        except OSError as exc:
+            return cannot_run(args.command[0], exc)
+        status = Stop.wait_for(child.pid, timeout=args.timeout)
+        if Stop.timed_out:
+            print(f"{PROG}: stopped the command after {args.timeout:g} s", file=sys.stderr)
+        elif Stop.killed_by and not Stop.signum:
+            name = signal.Signals(Stop.killed_by).name
+            oom = " (the OOM killer's signal)" if Stop.killed_by == signal.SIGKILL else ""
+            print(f"the command was killed by {name}{oom}")
         for line in report(cg, args):
             print(line)
-        return 128 - status if status < 0 else status  # the command's status, like docker run
+        return status
     finally:
-        hold_ctrl_c(True)
         cg.remove()
-        hold_ctrl_c(False)  # a Ctrl-C during the clean-up is raised now
 
 
-def hold_ctrl_c(hold: bool) -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-def start_in(cg: Cgroup) -> None:
+def in_child(cg: Cgroup) -> None:
     """Runs in the child between fork and exec."""
-    cg.add(os.getpid())
-    hold_ctrl_c(False)  # the mask is inherited; the command must see Ctrl-C
+    cg.join()
+    Stop.in_child()
+
+
+# --- Ctrl-C and SIGTERM: the same code in every script of this folder -------------
+#
+# The script holds both signals back (blocks them) from its first line, and takes
+# them only where it waits for the command: nothing it makes or removes can be cut
+# in half. Then it passes each on to the command. PID 1 of a new PID namespace
+# ignores a signal it has no handler for (the kernel shields a namespace's init),
+# so for such a command we do what the default action would: SIGKILL. A command
+# still running GRACE seconds later is killed (docker stop waits 10 s); so is one
+# that gets a second Ctrl-C. The script then removes what it made and exits with
+# 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+GRACE = 3.0  # seconds
+SI_KERNEL = 0x80  # si_code of a signal from the terminal, sent to its whole process group
+SHELL_BUILTINS = {
+    ".", ":", "alias", "bg", "cd", "declare", "eval", "exec", "exit", "export", "fg", "hash",
+    "history", "jobs", "local", "read", "readonly", "return", "set", "shift", "shopt",
+    "source", "trap", "type", "ulimit", "umask", "unalias", "unset", "wait",
+}  # fmt: skip
+
+
+class Stopped(Exception):
+    """A stop signal arrived before any command ran: undo, then exit 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Stop:
+    signum = 0  # the stop signal that arrived, 0 if none
+    killed_by = 0  # the signal that ended the command, 0 if it exited
+    timed_out = False
+    # SIGINT is ignored from the start in a background job (`cmd &`): it stays so.
+    ignored = frozenset(s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN)
+
+    @staticmethod
+    def hold(hold: bool = True) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+    @classmethod
+    def check(cls) -> None:
+        """For work with no command running: a stop signal held back ends it here."""
+        for signum in signal.sigpending() & STOP_SIGNALS - cls.ignored:
+            signal.sigtimedwait({signum}, 0)
+            cls.signum = signum
+            raise Stopped(signum)
+
+    @staticmethod
+    def in_child() -> None:
+        """After fork, in the child: the default handling, nothing held back."""
+        for signum in STOP_SIGNALS - Stop.ignored:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS | {signal.SIGCHLD})
+
+    @classmethod
+    def wait_for(cls, pid: int, pid1: bool = False, timeout: float | None = None) -> int:
+        """The command's exit status (128 + n if signal n killed it), passing stop signals on."""
+        Stop.hold()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # taken below, too
+        kill_at = float("inf") if timeout is None else time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if os.WIFEXITED(status):
+                    return os.WEXITSTATUS(status)
+                cls.killed_by = os.WTERMSIG(status)
+                return 128 + cls.killed_by  # as a shell reports it
+            wait = min(kill_at - time.monotonic(), 1.0)
+            info = signal.sigtimedwait(STOP_SIGNALS | {signal.SIGCHLD}, max(wait, 0))
+            if info is None and time.monotonic() >= kill_at:
+                cls.timed_out = cls.timed_out or not cls.signum
+                os.kill(pid, signal.SIGKILL)
+                kill_at = float("inf")
+            elif info is None or info.si_signo == signal.SIGCHLD or info.si_signo in cls.ignored:
+                continue
+            elif cls.signum:  # a second stop signal: no more waiting
+                os.kill(pid, signal.SIGKILL)
+            else:
+                cls.signum = info.si_signo
+                kill_at = min(kill_at, time.monotonic() + GRACE)
+                if pid1 and not catches(pid, cls.signum):
+                    os.kill(pid, signal.SIGKILL)  # its default action, which PID 1 is spared
+                elif info.si_code != SI_KERNEL:  # from the terminal, it reached the command too
+                    os.kill(pid, cls.signum)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Has process pid a handler for signum? (the SigCgt mask of /proc/PID/status)"""
+    try:
+        caught = int(read(f"/proc/{pid}/status").split("SigCgt:")[1].split()[0], 16)
+    except (OSError, IndexError):
+        return False
+    return bool(caught >> (signum - 1) & 1)
+
+
+def stopped_message(signum: int, what: str) -> str:
+    name = "SIGINT (Ctrl-C)" if signum == signal.SIGINT else "SIGTERM"
+    return f"{PROG}: stopped by {name}; {what}"
+
+
+def cannot_run(name: str, exc: OSError) -> int:
+    """One line on why the command did not start; 127 not found, 126 not runnable."""
+    if name in SHELL_BUILTINS and isinstance(exc, FileNotFoundError):
+        why = f"it is a shell builtin, not a program; run it in a shell: sh -c '{name} ...'"
+    elif isinstance(exc, FileNotFoundError):
+        why = "command not found"
+    else:
+        why = exc.strerror or str(exc)
+    print(f"{PROG}: cannot run {name}: {why}", file=sys.stderr)
+    return 127 if isinstance(exc, FileNotFoundError) else 126
+
+
+# --- limits on the command line: the same checks in cgroups.py and minicontainer.py --
+
+UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+MAX_PIDS = 4_194_304  # the kernel's largest pid_max
 
 
 def size(text: str) -> int:
-    m = re.fullmatch(r"(\d+)([KMG]?)", text.upper().removesuffix("B"))
-    if not m or int(m[1]) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 64M or 1G")
-    return int(m[1]) * UNITS[m[2]]
+    """--memory: '64M' -> bytes (K, M or G, an optional B), as docker run reads it."""
+    number = text.strip().upper().removesuffix("B")
+    unit = number[-1:] if number[-1:] in ("K", "M", "G") else ""
+    digits = number[: len(number) - len(unit)]
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 15 or int(digits) == 0:
+        raise UsageError(f"{text!r} is not a size like 64M or 1G")
+    if int(digits) * UNITS[unit] > 2**50:
+        raise UsageError(f"{text!r} is more than any machine has (1 PiB)")
+    return int(digits) * UNITS[unit]
 
 
-def count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
+def pids_limit(text: str) -> int:
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_PIDS:
+        raise UsageError(f"{text!r} is not a whole number from 1 to {MAX_PIDS}")
+    return int(digits)
 
 
 def cpus(text: str) -> float:
+    """--cpus: CPUs' worth of time, from 0.01 to the CPUs there are (docker's range)."""
+    most = os.cpu_count() or 1
     try:
         value = float(text)
     except ValueError:
-        value = 0
-    if not 0.01 <= value <= os.cpu_count():
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a CPU count from 0.01 to {os.cpu_count()}"
-        )
+        value = float("nan")
+    if not 0.01 <= value <= most:  # false for nan, too
+        raise UsageError(f"{text!r} is not a number of CPUs from 0.01 to {most}")
+    return value
+
+
+# --- the command line -----------------------------------------------------------
+
+UsageError = argparse.ArgumentTypeError  # argparse prints it as "argument --flag: message"
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 7 * 86400:
+        raise UsageError(f"{text!r} is not a number of seconds from 0 to 604800 (a week)")
     return value
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + error
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+    def error(self, message: str) -> None:  # one line, and docker run's status for bad flags
+        self.exit(125, f"{self.prog}: {message} (see --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(
-        prog="cgroups.py",
+        prog=PROG,
         description="Run a command in a new cgroup with limits, then print the kernel's counters.",
         epilog="Without root: systemd-run --user --scope -p MemoryMax=64M -p TasksMax=32 "
         "-p CPUQuota=20%% COMMAND (systemd delegates these controllers to users).",
     )
     parser.add_argument("--memory", type=size, help="memory limit, e.g. 64M (no swap)")
-    parser.add_argument("--pids", type=count, help="most processes and threads at once")
+    parser.add_argument("--pids-limit", type=pids_limit, help="most processes and threads at once")
     parser.add_argument("--cpus", type=cpus, help="CPU time as a number of CPUs, e.g. 0.5")
-    parser.add_argument("--timeout", type=float, default=60, help="stop the command after this")
+    parser.add_argument("--timeout", type=seconds, default=60, help="stop the command after this")
     parser.add_argument("--version", action="store_true", help="print the cgroup version in use")
     parser.add_argument("command", nargs="*", help="the command; put -- before it")
     args = parser.parse_args(argv)
     try:
         if args.version:
             for controller in ("memory", "cpu", "pids"):
-                print(f"{controller}: cgroup v{version(controller)}")
+                print(f"{controller}: cgroup v{locate(controller)[0]}")
             return 0
         if not args.command:
             parser.error("give a command to run, after --")
-        if not (args.memory or args.pids or args.cpus):
-            parser.error("give at least one limit: --memory, --pids or --cpus")
-        return run(args)
+        if not (args.memory or args.pids_limit or args.cpus):
+            parser.error("give at least one limit: --memory, --pids-limit or --cpus")
+        status = run(args)
+        Stop.check()  # one that came during the clean-up
+        if Stop.signum:
+            raise Stopped(Stop.signum)
+        return status
     except CgroupError as exc:
-        print(f"cgroups.py: {exc}", file=sys.stderr)
-        return 1
-    except FileNotFoundError as exc:
-        print(f"cgroups.py: no such command: {exc.filename}", file=sys.stderr)
-        return 127
-    except OSError as exc:  # the kernel refused a value: still one line, cgroup removed
-        print(f"cgroups.py: {exc.strerror}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("cgroups.py: interrupted; the cgroup is removed", file=sys.stderr)
-        return 130
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 125
+    except Stopped as stop:
+        print(
+            stopped_message(stop.signum, "the command ended and the cgroup is removed"),
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
 
 
 if __name__ == "__main__":
