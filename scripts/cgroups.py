@@ -299,9 +299,16 @@ class Stop:
     # SIGINT is ignored from the start in a background job (`cmd &`): it stays so.
     ignored = frozenset(s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN)
 
-    @staticmethod
-    def hold(hold: bool = True) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, STOP_SIGNALS)
+    @classmethod
+    def take_over(cls) -> None:
+        """Hold stop signals back from now on; wait_for and check take them when ready.
+
+        Their handlers are the default again: a child forked meanwhile must not run
+        Python's Ctrl-C handler (KeyboardInterrupt) inside our code.
+        """
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        for signum in STOP_SIGNALS - cls.ignored:
+            signal.signal(signum, signal.SIG_DFL)
 
     @classmethod
     def check(cls) -> None:
@@ -314,14 +321,12 @@ class Stop:
     @staticmethod
     def in_child() -> None:
         """After fork, in the child: the default handling, nothing held back."""
-        for signum in STOP_SIGNALS - Stop.ignored:
-            signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS | {signal.SIGCHLD})
 
     @classmethod
     def wait_for(cls, pid: int, pid1: bool = False, timeout: float | None = None) -> int:
         """The command's exit status (128 + n if signal n killed it), passing stop signals on."""
-        Stop.hold()
+        Stop.take_over()
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # taken below, too
         kill_at = float("inf") if timeout is None else time.monotonic() + timeout
         while True:
@@ -447,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="store_true", help="print the cgroup version in use")
     parser.add_argument("command", nargs="*", help="the command; put -- before it")
     args = parser.parse_args(argv)
+    Stop.take_over()
     try:
         if args.version:
             for controller in ("memory", "cpu", "pids"):
