@@ -1,10 +1,16 @@
 """Shared test set-up: what each marker needs, and the CI rule on skips.
 
-A test marked root, docker or browser skips with a one-line reason on a
-developer's machine that lacks the need. Under CI (CI=true) such a skip is
-turned into a failure: CI must run everything this machine can run. Tests
-marked registry need Docker Hub, so they may skip here but not on GitHub's
-runners (GITHUB_ACTIONS=true).
+A test (or a docs block, through its fence's data-ci) needs some of:
+
+- root, docker, podman, browser: run on every CI machine, ours (.ci/run) and
+  GitHub's. On a developer's machine that lacks one, the test skips with a
+  one-line reason; under CI (CI=true) such a skip is a failure.
+- dockerhub: the real Docker Hub images (RStudio Server, CUDA): GitHub's
+  runners only (GITHUB_ACTIONS=true), where a skip is a failure.
+- apptainer, kubernetes, ghcr, arm64: tools only some GitHub workflow jobs
+  have. A job that provides them says so in RUN_KINDS (RUN_KINDS=apptainer);
+  there a skip is a failure, elsewhere they skip.
+- gpu: never run by CI.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import fcntl
 import functools
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -25,12 +32,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).parent))  # markdown_blocks, helpers
 
 IN_CI = os.environ.get("CI") == "true"
 ON_GITHUB = os.environ.get("GITHUB_ACTIONS") == "true"
+# The GitHub-only kinds this job provides (a workflow job sets RUN_KINDS=apptainer).
+PROVIDED = set(os.environ.get("RUN_KINDS", "").replace(",", " ").split())
+GITHUB_ONLY = {"apptainer": "Apptainer", "kubernetes": "a Kubernetes (kind) cluster",
+               "ghcr": "our images on GHCR", "arm64": "a native arm64 runner"}
 # Kinds whose skip is a failure, and where.
-MUST_RUN = {"root": IN_CI, "docker": IN_CI, "browser": IN_CI, "registry": ON_GITHUB}
+MUST_RUN = {"root": IN_CI, "docker": IN_CI, "podman": IN_CI, "browser": IN_CI,
+            "dockerhub": ON_GITHUB, **{k: k in PROVIDED for k in GITHUB_ONLY}, "gpu": False}
 
 
 @functools.cache
@@ -49,10 +60,38 @@ def docker_problem() -> str | None:
     return None
 
 
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+
+
 @functools.cache
 def browser_problem() -> str | None:
-    if not Path("/usr/bin/chromium").exists():
-        return "needs Debian's chromium (apt-get install chromium) for browser tests"
+    if not CHROMIUM.exists():
+        return f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium) for browser tests"
+    return None
+
+
+@functools.cache
+def podman_user() -> pwd.struct_passwd | None:
+    """Who runs the rootless Podman blocks: we ourselves as a normal user; as root, the
+    user who called sudo, or PODMAN_TEST_USER (.ci/run makes one with subuid ranges)."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid())
+    for name in (os.environ.get("PODMAN_TEST_USER"), os.environ.get("SUDO_USER")):
+        if name and name != "root":
+            try:
+                return pwd.getpwnam(name)
+            except KeyError:
+                continue
+    return None
+
+
+@functools.cache
+def podman_problem() -> str | None:
+    if shutil.which("podman") is None:
+        return "needs Podman (apt-get install podman uidmap) for the rootless Podman blocks"
+    if podman_user() is None:
+        return ("needs a normal user for rootless Podman: as root, set PODMAN_TEST_USER "
+                "or run the tests through sudo")
     return None
 
 
@@ -61,10 +100,17 @@ def need_problem(kind: str) -> str | None:
         return None if os.geteuid() == 0 else "needs root: run the tests with sudo to include it"
     if kind == "docker":
         return docker_problem()
+    if kind == "podman":
+        return podman_problem()
     if kind == "browser":
         return browser_problem()
-    if kind == "registry":
+    if kind == "dockerhub":
         return None if ON_GITHUB else "needs Docker Hub: runs on GitHub's runners only"
+    if kind in GITHUB_ONLY:
+        return None if kind in PROVIDED else (
+            f"needs {GITHUB_ONLY[kind]}: runs in a GitHub workflow job that sets RUN_KINDS={kind}")
+    if kind == "gpu":
+        return "needs an NVIDIA GPU: not run by CI (tests/not_run_by_ci.yaml)"
     raise ValueError(kind)
 
 
@@ -72,7 +118,7 @@ ALLOWED_SKIP = pytest.StashKey[bool]()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Needs that may be missing here (a registry off GitHub) are checked first: such a
+    # Needs that may be missing here (Docker Hub off GitHub) are checked first: such a
     # skip is allowed even for a test that also needs Docker or root.
     for kind in sorted(MUST_RUN, key=lambda k: MUST_RUN[k]):
         if item.get_closest_marker(kind) and (problem := need_problem(kind)):
@@ -94,11 +140,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture(scope="module")
-def host_network_quiet():
+def host_network_quiet(tmp_path_factory: pytest.TempPathFactory):
     """Held by the browser tests and by the tests that start containers, so they never run
     at once on two xdist workers: each container adds a veth interface on the host, and
-    Chromium aborts its requests on any network change (net::ERR_NETWORK_CHANGED)."""
-    with open(Path(tempfile.gettempdir()) / "docker-basics-network.lock", "w") as lock:
+    Chromium aborts its requests on any network change (net::ERR_NETWORK_CHANGED).
+
+    The lock file is in this session's own temporary folder, which only its user can
+    enter (pytest makes it 0700 and checks its owner): xdist gives each worker
+    <session folder>/popen-gwN, so the workers of one run share the parent. Not a fixed
+    name in the shared /tmp, which another user's run could own or plant a symlink at.
+    pytest removes the folder with its old session folders. Without xdist nothing runs
+    alongside, so there is nothing to lock."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        yield
+        return
+    basetemp = tmp_path_factory.getbasetemp()
+    # If xdist ever stopped nesting the workers' folders, each would lock its own file.
+    assert basetemp.name == f"popen-{worker}", f"unexpected worker basetemp {basetemp}"
+    with open(basetemp.parent / "host-network.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -144,6 +204,88 @@ def python_base(base_images: dict[str, str]) -> str:
         return base_images["PYTHON_BASE"]
     dockerfile = (ROOT / "images" / "python-image" / "Dockerfile").read_text()
     return dockerfile.split("ARG PYTHON_BASE=", 1)[1].split()[0]
+
+
+# Docker Hub names the pages use, and the stand-in each stands for where Docker Hub is
+# out of reach. .ci/run runs a registry on DOCKER_HUB_MIRROR and starts dockerd with it as
+# Docker Hub's mirror, so `docker pull python:3.13-slim` and `FROM python:3.13-slim` really
+# pull, here from that registry. (docs/about/contributing.md says so.)
+DOCKER_HUB_STAND_INS = {"library/python:3.13-slim": "PYTHON_BASE",
+                        "library/python:3.13-slim-trixie": "PYTHON_BASE"}
+
+
+@pytest.fixture(scope="session")
+def docker_hub_names(base_images: dict[str, str]) -> dict[str, str]:
+    """Docker Hub name -> the local stand-in for it (none where Docker Hub is real); with
+    DOCKER_HUB_MIRROR set, the stand-ins are pushed there first."""
+    if not base_images:
+        return {}  # the real Docker Hub (GitHub's runners)
+    mirror = os.environ.get("DOCKER_HUB_MIRROR")
+    names = {}
+    for name, arg in DOCKER_HUB_STAND_INS.items():
+        names[name] = base_images[arg]
+        if not mirror:  # Docker pulls from the real Docker Hub; Podman's store gets stand-ins
+            continue
+        target = f"{mirror}/{name}"
+        # Pulled once here, as a reader's machine has it after the first page that uses it.
+        pull = ["pull", "-q", name.removeprefix("library/")]
+        for cmd in (["tag", base_images[arg], target], ["push", "-q", target], ["rmi", target],
+                    pull):
+            proc = subprocess.run(["docker", *cmd], capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, f"docker {' '.join(cmd)}: {proc.stderr[-1000:]}"
+    return names
+
+
+@pytest.fixture(scope="session")
+def podman_env(docker_hub_names: dict[str, str]):
+    """A private Podman store for the podman blocks, owned by podman_user(), with the
+    Docker Hub stand-ins loaded through `docker save | podman load`; removed afterwards.
+    The user's own Podman images and containers are never touched."""
+    user = podman_user()
+    assert user is not None, podman_problem()
+    home = Path(tempfile.mkdtemp(prefix="docker-basics-podman-"))
+    for sub in ("storage", "run", "xdg-run"):
+        (home / sub).mkdir()
+    (home / "storage.conf").write_text(
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
+        f'runroot = "{home}/run"\n')
+    mirror = os.environ.get("DOCKER_HUB_MIRROR")
+    registries = 'unqualified-search-registries = ["docker.io"]\n'
+    if mirror:
+        registries += (f'[[registry]]\nlocation = "docker.io"\n[[registry.mirror]]\n'
+                       f'location = "{mirror}"\ninsecure = true\n')
+    (home / "registries.conf").write_text(registries)
+    for path in [home, *home.iterdir()]:
+        os.chown(path, user.pw_uid, user.pw_gid)
+    home.chmod(0o700)
+    env = {"HOME": user.pw_dir, "USER": user.pw_name, "LOGNAME": user.pw_name,
+           "XDG_RUNTIME_DIR": str(home / "xdg-run"),
+           "CONTAINERS_STORAGE_CONF": str(home / "storage.conf"),
+           "CONTAINERS_REGISTRIES_CONF": str(home / "registries.conf")}
+    as_user = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+               "--init-groups", "--"] if os.geteuid() == 0 else []
+
+    def podman(*args: str, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, "podman", *args], env={**os.environ, **env},
+                              cwd=home, capture_output=True, text=True, timeout=600, **kw)
+
+    try:
+        for name, image in docker_hub_names.items():
+            archive = home / "image.tar"
+            save = subprocess.run(["docker", "save", "-o", archive, image], capture_output=True,
+                                  text=True, timeout=600)
+            assert save.returncode == 0, save.stderr[-1000:]
+            os.chown(archive, user.pw_uid, user.pw_gid)
+            loaded = podman("load", "-q", "-i", str(archive))
+            archive.unlink()
+            assert loaded.returncode == 0, loaded.stderr[-1000:]
+            tagged = podman("tag", loaded.stdout.split()[-1], f"docker.io/{name}")
+            assert tagged.returncode == 0, tagged.stderr[-1000:]
+        yield {"env": env, "as_user": as_user, "user": user}
+    finally:
+        podman("rm", "--all", "--force", "--time", "0")
+        podman("unshare", "rm", "-rf", str(home / "storage"))
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,13 @@ FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?\s*$")
 ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 
-# What a fence may ask for, and what it means (see tests/conftest.py).
-CI_KINDS = {"root", "docker", "registry", "gpu"}
+# What a fence may ask for (data-ci="..."), and what it means (tests/conftest.py KINDS).
+# Run on this project's own CI machine (.ci/run):
+HERE_KINDS = {"root", "docker", "podman"}
+# Run only where a GitHub workflow job provides them, or nowhere (gpu); every block that
+# asks for one is listed with its reason in tests/not_run_by_ci.yaml.
+ELSEWHERE_KINDS = {"dockerhub", "apptainer", "kubernetes", "ghcr", "arm64", "gpu"}
+CI_KINDS = HERE_KINDS | ELSEWHERE_KINDS
 
 
 @dataclass
@@ -38,7 +43,7 @@ class Block:
 
     @property
     def kinds(self) -> set[str]:
-        """What the block needs: data-ci="root", or several, data-ci="registry root"."""
+        """What the block needs: data-ci="root", or several, data-ci="dockerhub root"."""
         return set(self.ci.split()) if self.ci else set()
 
     @property

@@ -7,11 +7,16 @@
   by its own suite (tests/test_<script>.py, tests/test_images.py).
 - diagrams are not code blocks: Mermaid sources drawn into SVG files by
   tools/render_diagrams.py, checked up to date by tests/test_site.py.
-- blocks marked data-ci="gpu": listed with a reason in tests/not_run_by_ci.yaml.
+- blocks that need what our CI machine lacks (data-ci="gpu", "dockerhub",
+  "apptainer", "kubernetes", "ghcr", "arm64"): listed with a reason in
+  tests/not_run_by_ci.yaml; the GitHub job that has the tool runs them.
+- data-ci="podman" blocks run as a normal user with rootless Podman, in a
+  private Podman store (conftest.podman_env).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -24,7 +29,15 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, need_problem
-from markdown_blocks import CI_KINDS, Block, find_blocks, output_matches, parse_console, strip_sudo
+from markdown_blocks import (
+    CI_KINDS,
+    ELSEWHERE_KINDS,
+    Block,
+    find_blocks,
+    output_matches,
+    parse_console,
+    strip_sudo,
+)
 from pytest_examples import CodeExample, EvalExample, find_examples
 
 DOCS = ROOT / "docs"
@@ -44,7 +57,7 @@ def block_id(block: Block) -> str:
 
 def marks(ci: str | None) -> list[pytest.MarkDecorator]:
     kinds = set(ci.split()) if ci else set()
-    return [getattr(pytest.mark, k) for k in sorted(kinds & {"root", "docker", "registry"})]
+    return [getattr(pytest.mark, k) for k in sorted(kinds & CI_KINDS)]
 
 
 def listed_reason(block: Block) -> str | None:
@@ -69,17 +82,18 @@ def test_every_block_is_run_or_listed():
         elif b.lang in SHELL_LANGS and not b.kinds & {"root", "gpu"} and any(
                 "sudo " in c.command for c in parse_console(b.source)):
             unaccounted.append(f'{b}: uses sudo, so it needs data-ci="root"')
-        elif "gpu" in b.kinds and listed_reason(b) is None:
-            unaccounted.append(f"{b}: GPU block missing from tests/not_run_by_ci.yaml")
+        elif b.kinds & ELSEWHERE_KINDS and listed_reason(b) is None:
+            unaccounted.append(f"{b}: data-ci={b.ci!r} block missing from "
+                               "tests/not_run_by_ci.yaml")
     assert not unaccounted, "\n".join(unaccounted)
 
 
-def test_not_run_list_names_real_gpu_blocks():
-    gpu = {(rel(b.path), b.source.strip().splitlines()[0].removeprefix("$ ")) for b in BLOCKS
-           if "gpu" in b.kinds}
-    stale = [e for e in NOT_RUN if (e["page"], e["first_line"]) not in gpu]
+def test_not_run_list_names_real_blocks_that_need_elsewhere():
+    elsewhere = {(rel(b.path), b.source.strip().splitlines()[0].removeprefix("$ ")) for b in BLOCKS
+                 if b.kinds & ELSEWHERE_KINDS}
+    stale = [e for e in NOT_RUN if (e["page"], e["first_line"]) not in elsewhere]
     assert not stale, f"listed in tests/not_run_by_ci.yaml but not on a page: {stale}"
-    assert all(e["reason"].strip() for e in NOT_RUN)
+    assert all(e["reason"].strip() and e["runs_on"].strip() for e in NOT_RUN)
 
 
 def test_includes_point_at_tested_files():
@@ -97,10 +111,15 @@ def test_includes_point_at_tested_files():
 @dataclass
 class PageState:
     folder: Path
-    done: int = 0  # how many of the page's console blocks have run here
+    done: int = 0  # how many of the page's console blocks (of this runner) have run here
 
 
-_pages: dict[Path, PageState] = {}
+_pages: dict[tuple[Path, str], PageState] = {}
+
+
+def runner(block: Block) -> str:
+    """Podman blocks run as a normal user in a folder of their own; the rest as we are."""
+    return "podman" if "podman" in block.kinds else "default"
 
 
 @pytest.fixture(scope="session")
@@ -108,23 +127,43 @@ def scratch_root(tmp_path_factory: pytest.TempPathFactory):
     return tmp_path_factory.mktemp("pages")
 
 
-def page_state(page: Path, scratch_root: Path) -> PageState:
+def page_state(page: Path, kind: str, scratch_root: Path, podman=None) -> PageState:
     """One folder per page, shared by its blocks in order, like a reader's terminal."""
-    if page not in _pages:
-        folder = scratch_root / rel(page).replace("/", "_")
-        folder.mkdir()
+    if (page, kind) not in _pages:
+        if kind == "podman":  # somewhere the normal user can reach, removed at exit
+            folder = Path(tempfile.mkdtemp(prefix="docker-basics-page-"))
+            atexit.register(remove_as, podman, folder)
+        else:
+            folder = scratch_root / rel(page).replace("/", "_")
+            folder.mkdir()
         for part in ("scripts", "images"):
             if (ROOT / part).is_dir():
                 shutil.copytree(ROOT / part, folder / part, symlinks=True)
-        _pages[page] = PageState(folder)
-    return _pages[page]
+        if podman:
+            chown_tree(folder, podman["user"].pw_uid, podman["user"].pw_gid)
+        _pages[(page, kind)] = PageState(folder)
+    return _pages[(page, kind)]
+
+
+def chown_tree(folder: Path, uid: int, gid: int) -> None:
+    if os.geteuid() != 0:
+        return
+    for path in [folder, *folder.rglob("*")]:
+        os.lchown(path, uid, gid)
+
+
+def remove_as(podman, folder: Path) -> None:
+    """Files a rootless container wrote belong to the user's subordinate ids."""
+    subprocess.run([*podman["as_user"], "podman", "unshare", "rm", "-rf", str(folder)],
+                   env={**os.environ, **podman["env"]}, cwd="/", capture_output=True, timeout=120)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def runnable_here(block: Block) -> bool:
-    return "gpu" not in block.kinds and all(need_problem(k) is None for k in block.kinds)
+    return all(need_problem(k) is None for k in block.kinds)
 
 
-def run_console(block: Block, cwd: Path) -> list[tuple[str, list[str], str, int]]:
+def run_console(block: Block, cwd: Path, podman=None) -> list[tuple[str, list[str], str, int]]:
     commands = parse_console(block.source)
     script = ["exec 2>&1 </dev/null"]
     for i, c in enumerate(commands):
@@ -136,10 +175,14 @@ def run_console(block: Block, cwd: Path) -> list[tuple[str, list[str], str, int]
            "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     for name in ("VIRTUAL_ENV", "LC_ALL"):  # a reader's shell has no venv; LC_ALL breaks chroots
         env.pop(name, None)
+    as_user = []
+    if podman:
+        env.update(podman["env"])
+        as_user = podman["as_user"]
     # Output goes to a file, not a pipe: a command the page leaves in the background
     # (`cmd &`) would hold a pipe open. Whatever is left when bash ends is killed.
     with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=cwd, env=env,
+        proc = subprocess.Popen([*as_user, "bash", "-c", "\n".join(script)], cwd=cwd, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             proc.wait(timeout=900)
@@ -167,18 +210,20 @@ CONSOLE = [pytest.param(b, id=block_id(b), marks=marks(b.ci)) for b in BLOCKS
 
 
 @pytest.mark.parametrize("block", CONSOLE)
-def test_console_block(block: Block, scratch_root: Path):
-    if "gpu" in block.kinds:
-        pytest.skip(f"not run by CI: {listed_reason(block)}")
-    page = [b for b in BLOCKS if b.path == block.path and b.lang in SHELL_LANGS]
-    state = page_state(block.path, scratch_root)
+def test_console_block(block: Block, scratch_root: Path, request: pytest.FixtureRequest):
+    podman = request.getfixturevalue("podman_env") if runner(block) == "podman" else None
+    if block.kinds & {"docker", "podman"}:
+        request.getfixturevalue("docker_hub_names")  # Docker Hub names resolve (conftest)
+    page = [b for b in BLOCKS if b.path == block.path and b.lang in SHELL_LANGS
+            and runner(b) == runner(block)]
+    state = page_state(block.path, runner(block), scratch_root, podman)
     # Blocks build on the ones above them; whichever test of a page runs first (in any
     # order, on any xdist worker) replays those first. Their own tests check their output.
     for earlier in page[state.done : page.index(block)]:
         if runnable_here(earlier):
-            run_console(earlier, state.folder)
+            run_console(earlier, state.folder, podman)
     state.done = page.index(block) + 1
-    results = run_console(block, state.folder)
+    results = run_console(block, state.folder, podman)
     assert len(results) == len(parse_console(block.source)) or results[-1][3] != 0
     for command, expected, actual, rc in results:
         assert rc == 0, f"`{command}` exited {rc}:\n{actual}"
@@ -201,8 +246,6 @@ for ex in find_examples(str(DOCS)):
 
 @pytest.mark.parametrize("example", PYTHON)
 def test_python_block(example: CodeExample, eval_example: EvalExample):
-    if "gpu" in example.prefix_settings().get("data-ci", "").split():
-        pytest.skip("not run by CI: listed in tests/not_run_by_ci.yaml")
     eval_example.set_config(line_length=88, ruff_ignore=["T201"], target_version="py311")
     if eval_example.update_examples:
         eval_example.format(example)

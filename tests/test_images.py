@@ -2,7 +2,7 @@
 
 On this project's CI machine there is no Docker Hub: the images build on local
 stand-in bases (conftest.base_images) and everything that can run on them runs
-here. Tests marked registry need the real bases (RStudio Server, CRAN) and run
+here. Tests marked dockerhub need the real bases (RStudio Server, CRAN) and run
 on GitHub's runners (.github/workflows/images.yml).
 """
 
@@ -210,7 +210,7 @@ def r_image(base_images: dict[str, str]) -> str:
     return R_TAG
 
 
-@pytest.mark.registry
+@pytest.mark.dockerhub
 def test_rocker_image_loads_every_package(r_image: str):
     lines = (IMAGES / "rocker" / "packages.txt").read_text().splitlines()
     packages = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
@@ -220,7 +220,7 @@ def test_rocker_image_loads_every_package(r_image: str):
     assert proc.stdout.strip().endswith("ok")
 
 
-@pytest.mark.registry
+@pytest.mark.dockerhub
 def test_rstudio_needs_the_password_and_turns_healthy(r_image: str, run_detached, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
