@@ -6,7 +6,8 @@ A test (or a docs block, through its fence's data-ci) needs some of:
   GitHub's. On a developer's machine that lacks one, the test skips with a
   one-line reason; under CI (CI=true) such a skip is a failure.
 - dockerhub: the real Docker Hub images (RStudio Server, CUDA): GitHub's
-  runners only (GITHUB_ACTIONS=true), where a skip is a failure.
+  runners only (GITHUB_ACTIONS=true), where a skip is a failure. Likewise
+  privileged: `docker run --privileged`, which our CI machine's engine refuses.
 - apptainer, kubernetes, ghcr, arm64: tools only some GitHub workflow jobs
   have. A job that provides them says so in RUN_KINDS (RUN_KINDS=apptainer);
   there a skip is a failure, elsewhere they skip.
@@ -41,7 +42,8 @@ GITHUB_ONLY = {"apptainer": "Apptainer", "kubernetes": "a Kubernetes (kind) clus
                "ghcr": "our images on GHCR", "arm64": "a native arm64 runner"}
 # Kinds whose skip is a failure, and where.
 MUST_RUN = {"root": IN_CI, "docker": IN_CI, "podman": IN_CI, "browser": IN_CI,
-            "dockerhub": ON_GITHUB, **{k: k in PROVIDED for k in GITHUB_ONLY}, "gpu": False}
+            "dockerhub": ON_GITHUB, "privileged": ON_GITHUB,
+            **{k: k in PROVIDED for k in GITHUB_ONLY}, "gpu": False}
 
 
 @functools.cache
@@ -95,6 +97,27 @@ def podman_problem() -> str | None:
     return None
 
 
+@functools.cache
+def privileged_problem() -> str | None:
+    """Some engines (ours, in a VM that withholds capabilities) refuse --privileged. The
+    probe runs an empty image: the refusal comes before the command would be looked up."""
+    if problem := docker_problem():
+        return problem
+    empty = subprocess.run(["docker", "import", "-", "docker-basics/privileged-probe:empty"],
+                           input=b"\0" * 1024, capture_output=True, timeout=60)
+    assert empty.returncode == 0, empty.stderr.decode()[-500:]
+    try:
+        probe = subprocess.run(["docker", "run", "--rm", "--privileged", "--network", "none",
+                                "docker-basics/privileged-probe:empty", "/probe"],
+                               capture_output=True, text=True, timeout=120)
+    finally:
+        subprocess.run(["docker", "rmi", "docker-basics/privileged-probe:empty"],
+                       capture_output=True, timeout=60)
+    if probe.returncode != 0 and "unable to apply caps" in probe.stderr:
+        return "this Docker engine refuses --privileged: runs on GitHub's runners"
+    return None
+
+
 def need_problem(kind: str) -> str | None:
     if kind == "root":
         return None if os.geteuid() == 0 else "needs root: run the tests with sudo to include it"
@@ -106,6 +129,8 @@ def need_problem(kind: str) -> str | None:
         return browser_problem()
     if kind == "dockerhub":
         return None if ON_GITHUB else "needs Docker Hub: runs on GitHub's runners only"
+    if kind == "privileged":
+        return privileged_problem()
     if kind in GITHUB_ONLY:
         return None if kind in PROVIDED else (
             f"needs {GITHUB_ONLY[kind]}: runs in a GitHub workflow job that sets RUN_KINDS={kind}")

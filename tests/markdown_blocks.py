@@ -23,9 +23,10 @@ ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 # What a fence may ask for (data-ci="..."), and what it means (tests/conftest.py KINDS).
 # Run on this project's own CI machine (.ci/run):
 HERE_KINDS = {"root", "docker", "podman"}
-# Run only where a GitHub workflow job provides them, or nowhere (gpu); every block that
-# asks for one is listed with its reason in tests/not_run_by_ci.yaml.
-ELSEWHERE_KINDS = {"dockerhub", "apptainer", "kubernetes", "ghcr", "arm64", "gpu"}
+# Run only on GitHub's runners (privileged: our engine refuses it; the others in a job
+# that provides them), or nowhere (gpu); every block that asks for one is listed with
+# its reason in tests/not_run_by_ci.yaml.
+ELSEWHERE_KINDS = {"dockerhub", "privileged", "apptainer", "kubernetes", "ghcr", "arm64", "gpu"}
 CI_KINDS = HERE_KINDS | ELSEWHERE_KINDS
 
 
