@@ -296,6 +296,7 @@ class Stop:
     signum = 0  # the stop signal that arrived, 0 if none
     killed_by = 0  # the signal that ended the command, 0 if it exited
     timed_out = False
+    proc = -1  # a file descriptor of /proc
     # SIGINT is ignored from the start in a background job (`cmd &`): it stays so.
     ignored = frozenset(s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN)
 
@@ -309,6 +310,8 @@ class Stop:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         for signum in STOP_SIGNALS - cls.ignored:
             signal.signal(signum, signal.SIG_DFL)
+        if cls.proc < 0:  # this /proc, before a child mounts its own on top of it
+            cls.proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
 
     @classmethod
     def check(cls) -> None:
@@ -358,7 +361,12 @@ class Stop:
 def catches(pid: int, signum: int) -> bool:
     """Has process pid a handler for signum? (the SigCgt mask of /proc/PID/status)"""
     try:
-        caught = int(read(f"/proc/{pid}/status").split("SigCgt:")[1].split()[0], 16)
+        fd = os.open(f"{pid}/status", os.O_RDONLY, dir_fd=Stop.proc)
+        try:
+            status = os.read(fd, 4096).decode()
+        finally:
+            os.close(fd)
+        caught = int(status.split("SigCgt:")[1].split()[0], 16)
     except (OSError, IndexError):
         return False
     return bool(caught >> (signum - 1) & 1)
