@@ -8,12 +8,22 @@ loader, and just enough of /etc, /proc, /dev and /tmp for them to work:
     sudo python3 create_sandbox.py --enter box     # a shell inside it
     python3 create_sandbox.py --enter box -- ps    # rootless, via a user namespace
 
-Standard library only, Python 3.11+, Linux. Nothing outside the new folder is
-changed: it is built in a temporary folder beside the target and renamed at the
-end, so a failure or Ctrl-C leaves nothing half-made.
+Nothing outside the new folder is changed: it is built in a temporary folder
+beside the target and renamed at the end, so a failure, Ctrl-C or SIGTERM
+leaves nothing half-made.
+
+Exit status, as docker run's: with --enter or --run the command's own; 125 when
+this script fails or is misused; 126 when the command cannot be run, 127 when
+it is not found; 128 + n when signal n killed it, or stopped the script
+(Ctrl-C: 130, SIGTERM: 143). Standard library only, Python 3.11+, Linux.
 """
 
 from __future__ import annotations
+
+import signal
+
+if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see Stop, below)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 import argparse
 import ctypes
@@ -21,15 +31,16 @@ import errno
 import json
 import os
 import shutil
-import signal
 import stat
 import struct
 import sys
 import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PROG = "create_sandbox.py"
 DEFAULT_COMMANDS = ["bash", "ls", "mkdir", "pwd", "mount", "top", "ps", "id"]
 # A PATH without the reader's own folders (and the same inside the sandbox).
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,15 +73,17 @@ BUILTINS = {
     "return",
     "trap",
 }
-# Refused as a target, or as the folder a target would be made in.
+# Refused as a target, or as a folder a target would be made in (at any depth),
+# except in the folders for one's own files among them.
 SYSTEM_DIRS = {
-    "/",
     "/bin",
     "/boot",
     "/dev",
     "/etc",
     "/lib",
+    "/lib32",
     "/lib64",
+    "/libx32",
     "/proc",
     "/root",
     "/run",
@@ -79,6 +92,7 @@ SYSTEM_DIRS = {
     "/usr",
     "/var",
 }
+OWN_FILES = {"/root", "/var/tmp"}
 TERMINALS = [
     "dumb",
     "linux",
@@ -95,7 +109,7 @@ TERMINFO_DIRS = ["/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo"]
 
 
 class SandboxError(Exception):
-    """A problem the user can fix: printed as one line, exit status 1."""
+    """A problem the user can fix: printed as one line, exit status 125."""
 
 
 # --- Reading ELF files -------------------------------------------------------
@@ -305,6 +319,7 @@ class Builder:
         host_path = os.path.normpath(host_path)
         if host_path in self.done or host_path == "/":
             return
+        Stop.check()  # Ctrl-C or SIGTERM: stop here, and build() removes the partial folder
         self.done.add(host_path)
         parent = os.path.dirname(host_path)
         self.copy(parent)  # the folders (or links) that lead to it come first
@@ -388,24 +403,33 @@ def resolve_commands(names: list[str]) -> tuple[dict[str, Path], list[str]]:
     return programs, notes
 
 
+def system_folder(path: Path) -> str | None:
+    """The system folder path is, or is inside (/etc for /etc/ssl/box), if any."""
+    for folder in [path, *path.parents]:
+        if str(folder) in OWN_FILES and folder != path:
+            return None
+        if str(folder) in SYSTEM_DIRS or folder == Path("/") == path:
+            return str(folder)
+    return None
+
+
 def check_target(raw: str) -> Path:
     if not raw.strip():
         raise SandboxError("the target folder name is empty; give a new folder, e.g. ./box")
     target = Path(os.path.abspath(raw))
-    if str(target) in SYSTEM_DIRS or str(Path(raw).resolve()) in SYSTEM_DIRS:
-        raise SandboxError(f"{raw} is a system folder; give a new folder, e.g. ./box")
+    for path in (target, Path(os.path.realpath(target))):
+        if (folder := system_folder(path)) == str(path):
+            raise SandboxError(f"{raw} is a system folder; give a new folder, e.g. ./box")
+        if folder:
+            raise SandboxError(
+                f"{raw} is inside {folder}, a system folder; build the sandbox somewhere else"
+            )
     if os.path.lexists(target):
         kind = "a link" if target.is_symlink() else "a folder" if target.is_dir() else "a file"
         raise SandboxError(
             f"{raw} already exists ({kind}) and is left as it is; give a new folder name"
         )
     parent = target.parent.resolve()
-    if str(parent) in SYSTEM_DIRS - {"/root"} or parent.parts[1:2] in (
-        ("proc",),
-        ("sys",),
-        ("dev",),
-    ):
-        raise SandboxError(f"{parent} is a system folder; build the sandbox somewhere else")
     try:
         if not stat.S_ISDIR(os.stat(parent).st_mode):
             raise SandboxError(f"{parent} is not a folder; give a path inside a folder")
@@ -459,29 +483,47 @@ def build(raw_target: str, commands: list[str], verbose: bool = False) -> Manife
     return manifest
 
 
+# --- system calls Python lacks: the same code in every script that mounts ----------
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check(result: int, what: str) -> None:
+    """Raise OSError naming `what` if a libc call failed."""
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), what)
+
+
+def mount(
+    source: str | None,
+    target: str,
+    fstype: str | None = None,
+    flags: int = 0,
+    data: str | None = None,
+) -> None:
+    check(
+        libc.mount(
+            source and source.encode(),
+            target.encode(),
+            fstype and fstype.encode(),
+            ctypes.c_ulong(flags),
+            data and data.encode(),
+        ),
+        f"mount {target}",
+    )
+
+
+def describe(exc: OSError) -> str:
+    """'what: why' for an OSError: the file or call at fault, then the kernel's reason."""
+    return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror or str(exc)
+
+
 # --- Entering it ---------------------------------------------------------------
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-
-
-def libc_call(name: str, *args: object) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(libc, name)(*args) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{name}: {os.strerror(err)}")
-
-
-def mount(source: str | None, target: Path, fstype: str | None, flags: int, data: str = "") -> None:
-    libc_call(
-        "mount",
-        source and source.encode(),
-        bytes(target),
-        fstype and fstype.encode(),
-        ctypes.c_ulong(flags),
-        data.encode() or None,
-    )
 
 
 # --8<-- [start:enter]
@@ -490,7 +532,7 @@ def enter_namespaces() -> None:
     uid, gid = os.getuid(), os.getgid()
     flags = CLONE_NEWNS | CLONE_NEWPID
     try:
-        libc_call("unshare", flags if uid == 0 else flags | CLONE_NEWUSER)
+        check(libc.unshare(flags if uid == 0 else flags | CLONE_NEWUSER), "unshare")
     except OSError as exc:
         if uid == 0:
             raise SandboxError(
@@ -515,57 +557,184 @@ def enter_namespaces() -> None:
                 " AppArmor may forbid it: run with sudo"
             ) from None
     # Nothing we mount from here on may propagate back to the host.
-    mount(None, Path("/"), None, MS_REC | MS_PRIVATE)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
 def enter(folder: str, command: list[str]) -> int:
     root = Path(folder).resolve()
-    if not (root / "proc").is_dir() or not (root / "dev").is_dir():
+    if root == Path("/"):
         raise SandboxError(
-            f"{folder} is not a sandbox (no proc/ and dev/ in it); "
-            f"build one with: python3 {sys.argv[0]} {folder}"
+            f"{folder} is the host's own root, not a sandbox: the command would run on the host"
+        )
+    if not (root / "proc").is_dir() or not (root / "dev").is_dir():
+        build = f"python3 {sys.argv[0]} {'./box' if system_folder(root) else folder}"
+        raise SandboxError(
+            f"{folder} is not a sandbox (no proc/ and dev/ in it); build one: {build}"
         )
     program = command[0]
     if not os.path.lexists(root / program.lstrip("/")) and "/" in program:
-        raise SandboxError(f"{program} is not in the sandbox; build it with that command")
+        return cannot_run(program, FileNotFoundError(2, "not in the sandbox", program))
     enter_namespaces()
     pid = os.fork()  # the first child in a new PID namespace is its PID 1
     if pid == 0:
         try:
-            mount("proc", root / "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-            mount("tmpfs", root / "dev", "tmpfs", MS_NOSUID, "mode=755")
+            Stop.in_child()
+            mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            mount("tmpfs", f"{root}/dev", "tmpfs", MS_NOSUID, "mode=755")
             for node in ("null", "zero", "full", "random", "urandom", "tty"):
                 (root / "dev" / node).touch()
-                mount(f"/dev/{node}", root / "dev" / node, None, MS_BIND)
+                mount(f"/dev/{node}", f"{root}/dev/{node}", None, MS_BIND)
             os.chroot(root)
             os.chdir("/")
-            env = {
-                "PATH": CLEAN_PATH,
-                "HOME": "/root",
-                "TERM": os.environ.get("TERM", "dumb"),
-                "PS1": "sandbox# ",
-            }
-            os.execvpe(program, command, env)
         except OSError as exc:
-            print(
-                f"create_sandbox.py: cannot run {program} inside: {exc.strerror}", file=sys.stderr
-            )
-            os._exit(127)
-    # Ctrl-C reaches the child through the terminal; the parent just waits for it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+            print(f"{PROG}: cannot enter {folder}: {describe(exc)}", file=sys.stderr)
+            os._exit(125)
+        env = {"PATH": CLEAN_PATH, "HOME": "/root", "TERM": os.environ.get("TERM", "dumb")}
+        try:
+            os.execvpe(program, command, {**env, "PS1": "sandbox# "})
+        except OSError as exc:
+            os._exit(cannot_run(program, exc))
+        finally:
+            os._exit(125)
+    return Stop.wait_for(pid, pid1=True)
 
 
 # --8<-- [end:enter]
+
+
+# --- Ctrl-C and SIGTERM: the same code in every script of this folder -------------
+#
+# The script holds both signals back (blocks them) from its first line, and takes
+# them only where it waits for the command: nothing it makes or removes can be cut
+# in half. Then it passes each on to the command. PID 1 of a new PID namespace
+# ignores a signal it has no handler for (the kernel shields a namespace's init),
+# so for such a command we do what the default action would: SIGKILL. A command
+# still running GRACE seconds later is killed (docker stop waits 10 s); so is one
+# that gets a second Ctrl-C. The script then removes what it made and exits with
+# 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+GRACE = 3.0  # seconds
+SI_KERNEL = 0x80  # si_code of a signal from the terminal, sent to its whole process group
+SHELL_BUILTINS = {
+    ".", ":", "alias", "bg", "cd", "declare", "eval", "exec", "exit", "export", "fg", "hash",
+    "history", "jobs", "local", "read", "readonly", "return", "set", "shift", "shopt",
+    "source", "trap", "type", "ulimit", "umask", "unalias", "unset", "wait",
+}  # fmt: skip
+
+
+class Stopped(Exception):
+    """A stop signal arrived before any command ran: undo, then exit 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Stop:
+    signum = 0  # the stop signal that arrived, 0 if none
+    killed_by = 0  # the signal that ended the command, 0 if it exited
+    timed_out = False
+    proc = -1  # a file descriptor of /proc
+    # SIGINT is ignored from the start in a background job (`cmd &`): it stays so.
+    ignored = frozenset(s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN)
+
+    @classmethod
+    def take_over(cls) -> None:
+        """Hold stop signals back from now on; wait_for and check take them when ready.
+
+        Their handlers are the default again: a child forked meanwhile must not run
+        Python's Ctrl-C handler (KeyboardInterrupt) inside our code.
+        """
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        for signum in STOP_SIGNALS - cls.ignored:
+            signal.signal(signum, signal.SIG_DFL)
+        if cls.proc < 0:  # this /proc, before a child mounts its own on top of it
+            cls.proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise Stopped if a stop signal came: held back till now, or while a command ran."""
+        for signum in signal.sigpending() & STOP_SIGNALS - cls.ignored:
+            signal.sigtimedwait({signum}, 0)
+            cls.signum = cls.signum or signum
+        if cls.signum:
+            raise Stopped(cls.signum)
+
+    @staticmethod
+    def in_child() -> None:
+        """After fork, in the child: the default handling, nothing held back."""
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS | {signal.SIGCHLD})
+
+    @classmethod
+    def wait_for(cls, pid: int, pid1: bool = False, timeout: float | None = None) -> int:
+        """The command's exit status (128 + n if signal n killed it), passing stop signals on."""
+        Stop.take_over()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # taken below, too
+        kill_at = float("inf") if timeout is None else time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if os.WIFEXITED(status):
+                    return os.WEXITSTATUS(status)
+                cls.killed_by = os.WTERMSIG(status)
+                return 128 + cls.killed_by  # as a shell reports it
+            wait = min(kill_at - time.monotonic(), 1.0)
+            info = signal.sigtimedwait(STOP_SIGNALS | {signal.SIGCHLD}, max(wait, 0))
+            if info is None and time.monotonic() >= kill_at:
+                cls.timed_out = cls.timed_out or not cls.signum
+                os.kill(pid, signal.SIGKILL)
+                kill_at = float("inf")
+            elif info is None or info.si_signo == signal.SIGCHLD or info.si_signo in cls.ignored:
+                continue
+            elif cls.signum:  # a second stop signal: no more waiting
+                os.kill(pid, signal.SIGKILL)
+            else:
+                cls.signum = info.si_signo
+                kill_at = min(kill_at, time.monotonic() + GRACE)
+                if pid1 and not catches(pid, cls.signum):
+                    os.kill(pid, signal.SIGKILL)  # its default action, which PID 1 is spared
+                elif info.si_code != SI_KERNEL:  # from the terminal, it reached the command too
+                    os.kill(pid, cls.signum)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Has process pid a handler for signum? (the SigCgt mask of /proc/PID/status)"""
+    try:
+        fd = os.open(f"{pid}/status", os.O_RDONLY, dir_fd=Stop.proc)
+        try:
+            status = os.read(fd, 4096).decode()
+        finally:
+            os.close(fd)
+        caught = int(status.split("SigCgt:")[1].split()[0], 16)
+    except (OSError, IndexError):
+        return False
+    return bool(caught >> (signum - 1) & 1)
+
+
+def stopped_message(signum: int, what: str) -> str:
+    name = "SIGINT (Ctrl-C)" if signum == signal.SIGINT else "SIGTERM"
+    return f"{PROG}: stopped by {name}; {what}"
+
+
+def cannot_run(name: str, exc: OSError) -> int:
+    """One line on why the command did not start; 127 not found, 126 not runnable."""
+    if name in SHELL_BUILTINS and isinstance(exc, FileNotFoundError):
+        why = f"it is a shell builtin, not a program; run it in a shell: sh -c '{name} ...'"
+    elif isinstance(exc, FileNotFoundError):
+        why = "command not found"
+    else:
+        why = exc.strerror or str(exc)
+    print(f"{PROG}: cannot run {name}: {why}", file=sys.stderr)
+    return 127 if isinstance(exc, FileNotFoundError) else 126
 
 
 # --- Command line --------------------------------------------------------------
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + error
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+    def error(self, message: str) -> None:  # one line, and docker run's status for bad flags
+        self.exit(125, f"{self.prog}: {message} (see --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -610,44 +779,60 @@ def main(argv: list[str] | None = None) -> int:
     args.command += tail
     if args.command and not (args.enter or args.run):
         parser.error(f"unexpected {args.command[0]!r}: a command goes with --enter or --run")
+    Stop.take_over()
     try:
         if args.enter:
-            return enter(args.target, args.command or ["/bin/bash"])
-        manifest = build(args.target, args.commands, args.verbose and not args.json)
-        if args.json:
-            print(json.dumps(manifest.__dict__, indent=2))
+            status = enter(args.target, args.command or ["/bin/bash"])
         else:
-            n = len(manifest.commands)
-            print(
-                f"Built {args.target}: {n} command{'s' * (n != 1)}, "
-                f"{len(manifest.files)} files, {manifest.bytes / 1e6:.1f} MB"
-            )
-            for note in manifest.notes:
-                print(f"note: {note}")
-            if not args.run:
-                print(f"Enter it: sudo python3 {sys.argv[0]} --enter {args.target}")
-        if args.run:
-            shells = [p for p in manifest.commands.values() if Path(p).name in ("bash", "sh")]
-            default = [shells[0]] if shells else [next(iter(manifest.commands.values()))]
-            return enter(args.target, args.command or default)
-        return 0
+            status = build_and_run(args)
+        Stop.check()
+        return status
     except SandboxError as exc:
-        print(f"create_sandbox.py: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 125
+    except (Stopped, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         done = not args.enter and os.path.lexists(args.target)  # only after the final rename
+        what = f"{args.target} was already complete" if done else "nothing was created"
         print(
-            "create_sandbox.py: interrupted; "
-            + (f"{args.target} was already complete" if done else "nothing was created"),
+            stopped_message(signum, what if not args.enter else "the command ended"),
             file=sys.stderr,
         )
-        return 130
+        return 128 + signum
     except OSError as exc:  # e.g. disk full: still one line, and the partial folder is gone
+        print(f"{PROG}: {describe(exc)}", file=sys.stderr)
+        return 125
+
+
+def build_and_run(args: argparse.Namespace) -> int:
+    if args.run and not args.command:  # the command is the first shell built in
+        programs, _ = resolve_commands(args.commands)
+        if not programs:
+            names = " and ".join(repr(c) for c in args.commands)
+            what = "is a shell builtin" if len(args.commands) == 1 else "are shell builtins"
+            raise SandboxError(
+                f"--run has nothing to run: {names} {what}, not a program; build a shell "
+                f"too and run it there: -c sh --run -- sh -c '{args.commands[0]} ...'"
+            )
+    manifest = build(args.target, args.commands, args.verbose and not args.json)
+    if args.json:
+        print(json.dumps(manifest.__dict__, indent=2))
+    else:
+        n = len(manifest.commands)
         print(
-            f"create_sandbox.py: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-            file=sys.stderr,
+            f"Built {args.target}: {n} command{'s' * (n != 1)}, "
+            f"{len(manifest.files)} files, {manifest.bytes / 1e6:.1f} MB"
         )
-        return 1
+        for note in manifest.notes:
+            print(f"note: {note}")
+        if not args.run:
+            print(f"Enter it: sudo python3 {sys.argv[0]} --enter {args.target}")
+    if not args.run:
+        return 0
+    shells = [p for p in manifest.commands.values() if Path(p).name in ("bash", "sh")]
+    default = [shells[0]] if shells else [next(iter(manifest.commands.values()))]
+    sys.stdout.flush()  # before the command writes to the same output
+    return enter(args.target, args.command or default)
 
 
 if __name__ == "__main__":

@@ -275,11 +275,12 @@ class Stop:
 
     @classmethod
     def check(cls) -> None:
-        """For work with no command running: a stop signal held back ends it here."""
+        """Raise Stopped if a stop signal came: held back till now, or while a command ran."""
         for signum in signal.sigpending() & STOP_SIGNALS - cls.ignored:
             signal.sigtimedwait({signum}, 0)
-            cls.signum = signum
-            raise Stopped(signum)
+            cls.signum = cls.signum or signum
+        if cls.signum:
+            raise Stopped(cls.signum)
 
     @staticmethod
     def in_child() -> None:
@@ -397,8 +398,6 @@ def main(argv: list[str] | None = None) -> int:
             show(args.pid or "self")
             status = 0
         Stop.check()
-        if Stop.signum:
-            raise Stopped(Stop.signum)
         return status
     except NamespaceError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
