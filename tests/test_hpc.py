@@ -67,8 +67,9 @@ def sbatch_problems(text: str, options: dict[str, re.Pattern[str]]) -> list[str]
         elif name not in options:
             problems.append(f"line {number}: {name} is not in images/hpc/sbatch-options.txt")
         elif not options[name].fullmatch(value):
-            problems.append(f"line {number}: {name}={value!r} does not match "
-                            f"{options[name].pattern!r}")
+            problems.append(
+                f"line {number}: {name}={value!r} does not match {options[name].pattern!r}"
+            )
     return problems
 
 
@@ -78,8 +79,12 @@ def test_there_is_a_batch_script():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_shellcheck(script: Path):
-    proc = subprocess.run([BIN / "shellcheck", "--severity=style", "--shell=bash", script],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [BIN / "shellcheck", "--severity=style", "--shell=bash", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -90,15 +95,18 @@ def test_sbatch_lines_are_known_options_on_top(script: Path):
     assert sbatch_problems(text, allowed_options()) == []
 
 
-@pytest.mark.parametrize("line, problem", [
-    ("#SBATCH --mem=2 GB", "'GB' after the value of --mem"),  # a space ends the value
-    ("#SBATCH --mem=2GB", "--mem='2GB'"),  # sbatch wants 2G
-    ("#SBATCH --tme=00:10:00", "--tme is not in"),
-    ("#SBATCH --time=1:75:00", "--time='1:75:00'"),
-    ("#SBATCH --cpus-per-task 0", "--cpus-per-task='0'"),
-    ("#SBATCH", "without an option"),
-    ("set -eu\n#SBATCH --mem=2G", "after the first command"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("#SBATCH --mem=2 GB", "'GB' after the value of --mem"),  # a space ends the value
+        ("#SBATCH --mem=2GB", "--mem='2GB'"),  # sbatch wants 2G
+        ("#SBATCH --tme=00:10:00", "--tme is not in"),
+        ("#SBATCH --time=1:75:00", "--time='1:75:00'"),
+        ("#SBATCH --cpus-per-task 0", "--cpus-per-task='0'"),
+        ("#SBATCH", "without an option"),
+        ("set -eu\n#SBATCH --mem=2G", "after the first command"),
+    ],
+)
 def test_the_check_catches(line: str, problem: str):
     problems = sbatch_problems(f"#!/bin/bash\n#SBATCH --job-name=x\n{line}\n", allowed_options())
     assert len(problems) == 1 and problem in problems[0], problems
@@ -111,6 +119,7 @@ def test_the_check_accepts_both_spellings():
 
 # --- the script itself, with a stand-in apptainer ------------------------------
 
+
 def stand_in(folder: Path, *, with_apptainer: bool = True) -> dict[str, str]:
     """A PATH whose `apptainer` prints its arguments and OMP_NUM_THREADS."""
     bin_dir = folder / "bin"
@@ -120,15 +129,23 @@ def stand_in(folder: Path, *, with_apptainer: bool = True) -> dict[str, str]:
         fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\necho "OMP_NUM_THREADS=$OMP_NUM_THREADS"\n')
         fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     for tool in ("realpath", "mkdir", "bash"):  # what the script uses besides apptainer
-        (bin_dir / tool).symlink_to(subprocess.run(["bash", "-c", f"command -v {tool}"],
-                                                   capture_output=True, text=True,
-                                                   check=True).stdout.strip())
+        (bin_dir / tool).symlink_to(
+            subprocess.run(
+                ["bash", "-c", f"command -v {tool}"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        )
     return {"PATH": str(bin_dir), "HOME": str(folder), "LANG": "C.UTF-8"}
 
 
 def run_script(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(HPC / "analysis.sbatch")], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["bash", str(HPC / "analysis.sbatch")],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_runs_the_image_with_data_read_only_and_out(tmp_path: Path):
@@ -137,8 +154,12 @@ def test_runs_the_image_with_data_read_only_and_out(tmp_path: Path):
     proc = run_script(tmp_path, env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        "run", "--bind", f"{DATA.resolve()}:/data:ro,{(tmp_path / 'out').resolve()}:/out",
-        "analysis.sif", "OMP_NUM_THREADS=2"]
+        "run",
+        "--bind",
+        f"{DATA.resolve()}:/data:ro,{(tmp_path / 'out').resolve()}:/out",
+        "analysis.sif",
+        "OMP_NUM_THREADS=2",
+    ]
     assert (tmp_path / "out").is_dir()
 
 
@@ -151,11 +172,14 @@ def test_one_thread_outside_slurm(tmp_path: Path):
     assert (tmp_path / "results").is_dir()
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no image", "analysis.sbatch: no image analysis.sif: make it with"),
-    ("no data", "analysis.sbatch: no data folder nowhere: set DATA="),
-    ("no apptainer", "analysis.sbatch: no apptainer command: on a cluster, try"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no image", "analysis.sbatch: no image analysis.sif: make it with"),
+        ("no data", "analysis.sbatch: no data folder nowhere: set DATA="),
+        ("no apptainer", "analysis.sbatch: no apptainer command: on a cluster, try"),
+    ],
+)
 def test_a_missing_piece_is_one_line(tmp_path: Path, case: str, message: str):
     env = {**stand_in(tmp_path, with_apptainer=case != "no apptainer"), "DATA": str(DATA)}
     if case != "no image":
