@@ -9,103 +9,72 @@ the 404 page and the keyboard. Screenshots of key pages go to artifacts/screensh
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import os
+import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from conftest import ROOT
+from markdown_blocks import find_blocks, parse_console
+from site_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    build_small_site,
+    console_blocks,
+    serve,
+    site_pages,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("host_network_quiet")]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path(os.environ.get("ARTIFACTS", ROOT / "artifacts")) / "screenshots"
 
-
-class SiteHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site; a missing path gets 404.html with status 404, as on Pages."""
-
-    def send_error(self, code, message=None, explain=None):
-        if code == 404:
-            body = (Path(self.directory) / "404.html").read_bytes()
-            self.send_response(404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        else:
-            super().send_error(code, message, explain)
-
-    def log_message(self, *args):
-        pass
+# Browser, contexts and pages come from pytest-playwright; these fixtures point it
+# at Debian's Chromium and the built site.
 
 
-@contextlib.contextmanager
-def serve(site: Path) -> Iterator[str]:
-    handler = functools.partial(SiteHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def base_url(built_site: Path) -> Iterator[str]:
+@pytest.fixture(scope="session")
+def base_url(built_site: Path):
+    """Every new context's address for relative page.goto() paths."""
     with serve(built_site) as url:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture
-def page(browser, base_url):
-    """A fresh page that records console errors, failed and outside requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
-    pg = context.new_page()
-    pg.problems = []  # type: ignore[attr-defined]
+def page(page, base_url):
+    """pytest-playwright's page, recording console errors, failed and outside requests."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    page.problems = []  # type: ignore[attr-defined]
 
     def outside(route):
         if urlparse(route.request.url).hostname not in ("127.0.0.1", None):
-            pg.problems.append(f"request leaves the site: {route.request.url}")
+            page.problems.append(f"request leaves the site: {route.request.url}")
             return route.abort()
         return route.continue_()
 
-    pg.route("**/*", outside)
-    pg.on("console", lambda m: m.type == "error" and pg.problems.append(f"console: {m.text}"))
-    pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
-    pg.on("requestfailed", lambda r: pg.problems.append(f"failed: {r.url} {r.failure}"))
-    pg.on("response", lambda r: r.status >= 400 and "/404" not in r.url and
-          pg.problems.append(f"HTTP {r.status}: {r.url}"))
-    yield pg
-    context.close()
-
-
-def site_pages(site: Path) -> list[str]:
-    return sorted("/" + p.parent.relative_to(site).as_posix() + "/"
-                  for p in site.rglob("index.html") if "assets" not in p.parts)
+    page.route("**/*", outside)
+    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: page.problems.append(f"failed: {r.url} {r.failure}"))
+    page.on(
+        "response",
+        lambda r: (
+            r.status >= 400
+            and "/404" not in r.url
+            and page.problems.append(f"HTTP {r.status}: {r.url}")
+        ),
+    )
+    return page
 
 
 def test_the_site_has_the_pages_of_the_nav(built_site: Path):
@@ -114,13 +83,13 @@ def test_the_site_has_the_pages_of_the_nav(built_site: Path):
     assert "/notebooks/am-i-in-a-container/" in pages
 
 
-def test_every_page_loads_cleanly_and_passes_axe(page, base_url, built_site: Path):
+def test_every_page_loads_cleanly_and_passes_axe(page, built_site: Path):
     axe = AXE.read_text() if AXE.exists() else None
     if axe is None and os.environ.get("CI") == "true":
         pytest.fail("axe-core is missing under CI: .ci/run must `npm ci`")
     violations = {}
     for path in [p.replace("//", "/") for p in site_pages(built_site)]:
-        page.goto(base_url + path, wait_until="networkidle")
+        page.goto(path, wait_until="networkidle")
         if axe:
             page.evaluate(axe)
             found = page.evaluate("""async () => (await axe.run(document, {
@@ -134,8 +103,8 @@ def test_every_page_loads_cleanly_and_passes_axe(page, base_url, built_site: Pat
     assert violations == {}
 
 
-def test_search_finds_a_chapter_by_a_word_from_its_body(page, base_url):
-    page.goto(base_url + "/", wait_until="networkidle")
+def test_search_finds_a_chapter_by_a_word_from_its_body(page):
+    page.goto("/", wait_until="networkidle")
     page.keyboard.press("/")  # Material's shortcut focuses the search box
     page.keyboard.type("throttled")
     first = page.locator(".md-search-result__item").first
@@ -144,12 +113,12 @@ def test_search_finds_a_chapter_by_a_word_from_its_body(page, base_url):
     assert page.problems == []
 
 
-def test_the_search_index_loads_only_when_a_search_starts(page, base_url):
+def test_the_search_index_loads_only_when_a_search_starts(page):
     """lazy-search.js: no page downloads the index until the reader opens search."""
     asked = []
     page.on("request", lambda r: r.url.endswith("/search_index.json") and asked.append(r.url))
-    page.goto(base_url + "/under-the-hood/", wait_until="networkidle")
-    page.goto(base_url + "/containers/", wait_until="networkidle")
+    page.goto("/under-the-hood/", wait_until="networkidle")
+    page.goto("/containers/", wait_until="networkidle")
     assert asked == []
     page.locator(".md-search__input").click()  # the search box in the header
     page.keyboard.type("namespace")
@@ -158,29 +127,182 @@ def test_the_search_index_loads_only_when_a_search_starts(page, base_url):
     assert page.problems == []
 
 
-def test_a_shared_search_link_opens_with_its_results(page, base_url):
-    page.goto(base_url + "/?q=pivot_root", wait_until="networkidle")  # search.share
+def test_a_shared_search_link_opens_with_its_results(page):
+    page.goto("/?q=pivot_root", wait_until="networkidle")  # search.share
     page.locator(".md-search-result__item").first.wait_for(timeout=15000)
     assert "pivot_root" in page.locator(".md-search-result").inner_text()
     assert page.problems == []
 
 
-def test_the_copy_button_copies_a_code_block(page, base_url):
-    page.goto(base_url + "/under-the-hood/cgroups/", wait_until="networkidle")
-    block = page.locator("div.highlight").first
+# --- copying code: a console block's button copies the commands the tests run ----
+# (tools/hooks/console_copy.py); a selection leaves out prompts and output too.
+
+CONSOLE = console_blocks()
+
+# Opens the closed content tabs and collapsed details around a block, as a
+# reader would before copying it.
+REVEAL = """block => {
+  for (let el = block; el; el = el.parentElement) {
+    if (el.tagName === "DETAILS") el.open = true;
+    if (el.classList.contains("tabbed-block")) {
+      const index = [...el.parentElement.children].indexOf(el);
+      el.closest(".tabbed-set").querySelectorAll(":scope > .tabbed-labels > label")[index].click();
+    }
+  }
+}"""
+SELECT = """code => {
+  const range = document.createRange();
+  range.selectNodeContents(code);
+  getSelection().removeAllRanges();
+  getSelection().addRange(range);
+}"""
+
+
+def clipboard(page) -> str:
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def copy_with_button(page, block) -> str:
+    block.evaluate(REVEAL)
+    assert block.is_visible(), "the block is still hidden after opening its tabs and details"
+    page.evaluate("navigator.clipboard.writeText('')")
+    block.scroll_into_view_if_needed()
     block.hover()
     block.locator("button[data-md-type=copy]").click()
-    copied = page.evaluate("navigator.clipboard.readText()")
-    assert "cgroups.py --version" in copied
-    assert "memory: cgroup v" in copied  # Material copies the block's text as shown
+    return clipboard(page)
+
+
+def copy_a_selection(page, block) -> str:
+    """Select the whole block with the mouse's means (a range) and press Ctrl+C."""
+    page.evaluate("navigator.clipboard.writeText('')")
+    block.locator("code").evaluate(SELECT)
+    page.keyboard.press("Control+c")
+    return clipboard(page)
+
+
+def bash_syntax_error(text: str) -> str | None:
+    proc = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, timeout=30)
+    return proc.stderr.strip() or f"exit {proc.returncode}" if proc.returncode else None
+
+
+def test_the_built_site_has_the_console_blocks_of_the_docs(built_site: Path):
+    """No page escapes the copy test below: the console blocks it takes from docs/
+    are all the console blocks of the built site (notebooks have none)."""
+    on_site = {}
+    for path in site_pages(built_site):
+        html = (built_site / path.strip("/") / "index.html").read_text()
+        if count := html.count('<div class="language-console highlight"'):
+            on_site[path] = count
+    assert on_site == {url: len(blocks) for url, blocks in CONSOLE.items()}
+
+
+def copy_problems(page, url: str, blocks: list) -> list[str]:
+    """Load the page and copy each of its console blocks with the button and with a
+    selection; what is wrong with each copy (nothing when it is the commands)."""
+    page.goto(url, wait_until="networkidle")
+    shown = page.locator("div.language-console")
+    assert shown.count() == len(blocks), url
+    wrong = []
+    for i, block in enumerate(blocks):
+        commands = "\n".join(c.command for c in parse_console(block.source))
+        copied = copy_with_button(page, shown.nth(i))
+        selected = copy_a_selection(page, shown.nth(i))
+        problems = []
+        if copied != commands:
+            problems.append(f"button copies {copied!r}")
+        if selected.rstrip("\n") != commands:
+            problems.append(f"selection copies {selected!r}")
+        if error := bash_syntax_error(copied):
+            problems.append(f"bash -n: {error}")
+        if problems:
+            wrong.append(f"{block} (expected {commands!r}): " + "; ".join(problems))
+    return wrong
+
+
+def test_every_console_block_copies_exactly_the_commands_the_tests_run(page):
+    """For every console block on every page, the copy button and a mouse selection
+    give the commands tests/test_docs.py runs (the same parser; `sudo` kept), one per
+    line, which bash parses. Blocks in closed tabs and collapsed details are opened."""
+    total = sum(len(blocks) for blocks in CONSOLE.values())
+    wrong = [w for url, blocks in CONSOLE.items() for w in copy_problems(page, url, blocks)]
+    print(
+        f"console blocks: {total} on {len(CONSOLE)} pages; {total - len(wrong)} copy exactly "
+        "what runs"
+    )
+    assert total >= 30  # the docs had 34 when this test was written
+    assert not wrong, "\n".join(wrong)
+
+
+TRICKY_PAGE = """# Tricky
+
+=== "Shown"
+
+    Nothing to copy here.
+
+=== "Hidden"
+
+    ```console
+    $ echo "one
+    two"
+    one
+    two
+    $ cat > f.txt <<'EOF'
+    $ not a prompt, the heredoc's text
+    EOF
+    $ sudo true
+    ```
+
+??? example "Collapsed"
+
+    ```{.console data-ci="root"}
+    $ printf '%s\\n' a \\
+        b
+    a
+    b
+    ```
+"""
+
+
+def test_console_blocks_in_closed_tabs_and_details_copy_their_commands(page, tmp_path: Path):
+    """Open quotes, heredocs, continuations and sudo, in a closed tab and a collapsed
+    details block of a small site built with our mkdocs.yml."""
+    proc = build_small_site(tmp_path, TRICKY_PAGE)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    blocks = [b for b in find_blocks(tmp_path / "docs" / "index.md") if b.lang == "console"]
+    assert len(blocks) == 2
+    with serve(tmp_path / "site") as url:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        wrong = copy_problems(page, url + "/", blocks)
+        assert not wrong, "\n".join(wrong)
+        copied = clipboard(page)
+    assert copied == "printf '%s\\n' a \\\n    b"
+
+
+def test_other_code_blocks_copy_their_whole_text(page, built_site: Path):
+    """Python, Dockerfile, YAML...: the first block of each language on the site copies
+    exactly the text it shows."""
+    first = {}
+    for path in site_pages(built_site):
+        html = (built_site / path.strip("/") / "index.html").read_text()
+        for lang in set(re.findall(r'<div class="language-([\w+-]+) highlight', html)):
+            first.setdefault(lang, path)
+    first.pop("console")
+    assert {"python", "text"} <= first.keys(), first
+    for lang, path in sorted(first.items()):
+        page.goto(path, wait_until="networkidle")
+        block = page.locator(f"div.language-{lang}").first
+        copied = copy_with_button(page, block)
+        text = block.locator("code").evaluate("code => code.textContent")
+        assert copied == text.rstrip(), f"{lang} block on {path}"
+        assert copied.count("\n") >= 1 or lang != "python"
 
 
 def scheme_of(page) -> str:
     return page.evaluate("document.body.getAttribute('data-md-color-scheme')")
 
 
-def test_the_palette_toggle_works_and_is_remembered(page, base_url):
-    page.goto(base_url + "/", wait_until="networkidle")
+def test_the_palette_toggle_works_and_is_remembered(page):
+    page.goto("/", wait_until="networkidle")
     toggle = page.locator("form[data-palette] label:visible")
     assert toggle.count() == 1
     seen = {scheme_of(page)}
@@ -192,7 +314,7 @@ def test_the_palette_toggle_works_and_is_remembered(page, base_url):
     # The browser's toolbar colour follows the header.
     header = page.evaluate("getComputedStyle(document.querySelector('.md-header')).backgroundColor")
     assert page.get_attribute("meta[name=theme-color]", "content") == header
-    page.goto(base_url + "/containers/", wait_until="networkidle")
+    page.goto("/containers/", wait_until="networkidle")
     assert scheme_of(page) == chosen
     page.locator("form[data-palette] input:checked").focus()
     page.keyboard.press("Enter")  # Enter on the toggle moves to the next palette
@@ -200,39 +322,38 @@ def test_the_palette_toggle_works_and_is_remembered(page, base_url):
 
 
 @pytest.mark.parametrize("system", ["light", "dark"])
-def test_a_first_visit_follows_the_system_palette_before_the_bundle_runs(browser, base_url,
-                                                                          system):
+def test_a_first_visit_follows_the_system_palette_before_the_bundle_runs(new_context, system):
     """The palette is applied while the header is parsed: a reader whose system is
     dark never sees a light page first, even before (or without) Material's bundle."""
-    context = browser.new_context(color_scheme=system)
+    context = new_context(color_scheme=system)
     page = context.new_page()
     page.route("**/bundle.*.min.js", lambda route: route.abort())
-    page.goto(base_url + "/containers/", wait_until="domcontentloaded")
+    page.goto("/containers/", wait_until="domcontentloaded")
     assert scheme_of(page) == ("slate" if system == "dark" else "default")
     assert page.get_attribute("meta[name=color-scheme]", "content") == system
     context.close()
 
 
-def test_the_system_palette_follows_a_change_of_the_system_setting(browser, base_url):
-    context = browser.new_context(color_scheme="light")
+def test_the_system_palette_follows_a_change_of_the_system_setting(new_context):
+    context = new_context(color_scheme="light")
     page = context.new_page()
-    page.goto(base_url + "/", wait_until="networkidle")
+    page.goto("/", wait_until="networkidle")
     assert scheme_of(page) == "default"
     page.emulate_media(color_scheme="dark")
     page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'", timeout=5000)
     context.close()
 
 
-def test_without_javascript_the_page_keeps_its_no_js_styles(browser, base_url):
-    context = browser.new_context(java_script_enabled=False)
+def test_without_javascript_the_page_keeps_its_no_js_styles(new_context):
+    context = new_context(java_script_enabled=False)
     page = context.new_page()
-    page.goto(base_url + "/containers/")
+    page.goto("/containers/")
     assert "no-js" in page.get_attribute("html", "class").split()
     context.close()
 
 
-def test_linked_content_tabs_switch_together(page, base_url):
-    page.goto(base_url + "/containers/", wait_until="networkidle")
+def test_linked_content_tabs_switch_together(page):
+    page.goto("/containers/", wait_until="networkidle")
     sets = page.locator(".tabbed-set")
     assert sets.count() >= 2
     sets.nth(0).locator("label", has_text="Windows").click()
@@ -243,13 +364,13 @@ def test_linked_content_tabs_switch_together(page, base_url):
 
 
 @pytest.mark.parametrize("scheme", ["default", "slate"])
-def test_diagrams_show_as_svg_in_either_palette(browser, base_url, scheme):
+def test_diagrams_show_as_svg_in_either_palette(new_context, scheme):
     """Pre-drawn Mermaid diagrams: the drawing for the palette in use is shown and loaded."""
-    context = browser.new_context(color_scheme="dark" if scheme == "slate" else "light")
+    context = new_context(color_scheme="dark" if scheme == "slate" else "light")
     page = context.new_page()
     variant = "dark" if scheme == "slate" else "light"
     for path in ("/containers/", "/data-science/", "/under-the-hood/together/"):
-        page.goto(base_url + path, wait_until="networkidle")
+        page.goto(path, wait_until="networkidle")
         shown = page.locator(f"article img[src$='.{variant}.svg#only-{variant}']")
         assert shown.count() == 1
         shown.scroll_into_view_if_needed()
@@ -261,8 +382,8 @@ def test_diagrams_show_as_svg_in_either_palette(browser, base_url, scheme):
     context.close()
 
 
-def test_the_notebook_page_shows_its_outputs(page, base_url):
-    page.goto(base_url + "/notebooks/am-i-in-a-container/", wait_until="networkidle")
+def test_the_notebook_page_shows_its_outputs(page):
+    page.goto("/notebooks/am-i-in-a-container/", wait_until="networkidle")
     text = page.inner_text("article")
     assert "cgroup v" in text and "os.cpu_count()" in text and "MemTotal" in text
     assert page.locator("article img").count() >= 1  # the plot
@@ -289,14 +410,20 @@ COMPUTED_STYLES = """() => {
 
 
 def test_the_trimmed_notebook_css_styles_every_element_as_the_whole_one(
-    browser, base_url, built_site: Path, tmp_path: Path
+    new_context, base_url, built_site: Path, tmp_path: Path
 ):
-    """tools/trim_notebook_css.py keeps only the notebook CSS the page uses: the page
+    """tools/hooks/trim_notebook_css.py keeps only the notebook CSS the page uses: the page
     must look exactly as with mkdocs-jupyter's whole stylesheet."""
     whole = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "KEEP_NOTEBOOK_CSS": "1"}
-    subprocess.run([Path(sys.executable).parent / "mkdocs", "build", "-q", "-d", whole],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [Path(sys.executable).parent / "mkdocs", "build", "-q", "-d", whole],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     path = "/notebooks/am-i-in-a-container/"
     trimmed_size = (built_site / path.strip("/") / "index.html").stat().st_size
     whole_size = (whole / path.strip("/") / "index.html").stat().st_size
@@ -307,8 +434,7 @@ def test_the_trimmed_notebook_css_styles_every_element_as_the_whole_one(
         for scheme, width in (("light", 1280), ("dark", 390)):
             styles = []
             for url in (base_url, whole_url):
-                context = browser.new_context(viewport={"width": width, "height": 900},
-                                              color_scheme=scheme)
+                context = new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
                 page = context.new_page()
                 page.goto(url + path, wait_until="networkidle")
                 styles.append(page.evaluate(COMPUTED_STYLES))
@@ -318,14 +444,14 @@ def test_the_trimmed_notebook_css_styles_every_element_as_the_whole_one(
             assert not differ, f"{scheme}, {width}px: {len(differ)} elements differ: {differ[:5]}"
 
 
-def test_the_404_page(page, base_url):
-    response = page.goto(base_url + "/no/such/page/")
+def test_the_404_page(page):
+    response = page.goto("/no/such/page/")
     assert response.status == 404
     assert "404" in page.inner_text("article")
 
 
-def test_keyboard_navigation(page, base_url):
-    page.goto(base_url + "/containers/", wait_until="networkidle")
+def test_keyboard_navigation(page):
+    page.goto("/containers/", wait_until="networkidle")
     page.keyboard.press("Tab")
     first = page.evaluate("document.activeElement.textContent.trim()")
     assert first.lower().startswith("skip to content")
@@ -335,8 +461,10 @@ def test_keyboard_navigation(page, base_url):
         focused.add(page.evaluate("document.activeElement.tagName"))
     assert "A" in focused  # links are reachable by Tab
     page.keyboard.press("Escape")
-    page.keyboard.press("n")  # Material: next page
-    page.wait_for_url("**/under-the-hood/", timeout=10000)
+    following = page.evaluate("document.querySelector('a.md-footer__link--next').href")
+    page.keyboard.press("n")  # Material: next page, the footer's "Next" link
+    page.wait_for_url(following, timeout=10000)
+    assert not page.url.endswith("/containers/")
 
 
 KEY_PAGES = ["/", "/under-the-hood/chroot/", "/limits/", "/notebooks/am-i-in-a-container/"]
@@ -344,16 +472,17 @@ KEY_PAGES = ["/", "/under-the-hood/chroot/", "/limits/", "/notebooks/am-i-in-a-c
 
 @pytest.mark.parametrize("scheme", ["default", "slate"])
 @pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
-def test_screenshots(browser, base_url, scheme, viewport):
+def test_screenshots(new_context, scheme, viewport):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                  color_scheme="dark" if scheme == "slate" else "light")
+    context = new_context(
+        viewport={"width": viewport[0], "height": viewport[1]},
+        color_scheme="dark" if scheme == "slate" else "light",
+    )
     page = context.new_page()
     for path in KEY_PAGES:
-        page.goto(base_url + path, wait_until="networkidle")
-        assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") in (
-            scheme, None)
-        name = (path.strip("/").replace("/", "-") or "home")
+        page.goto(path, wait_until="networkidle")
+        assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") in (scheme, None)
+        name = path.strip("/").replace("/", "-") or "home"
         out = SHOTS / f"{name}-{scheme}-{'phone' if viewport[0] < 600 else 'desktop'}.png"
         page.screenshot(path=out, full_page=False)
         assert out.stat().st_size > 10_000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 from nbclient import NotebookClient
+from site_helpers import build_small_site
 
 BIN = Path(sys.executable).parent
 NOTEBOOKS = sorted((ROOT / "docs").rglob("*.ipynb"))
@@ -32,26 +32,38 @@ def test_snippet_includes_show_the_real_file(built_site: Path):
 
 def test_a_broken_snippet_fails_the_build(tmp_path: Path):
     """check_paths is on: a page that includes a missing file must not build."""
-    (tmp_path / "docs" / "includes").mkdir(parents=True)
-    (tmp_path / "docs" / "includes" / "abbreviations.md").write_text("")
-    (tmp_path / "docs" / "index.md").write_text('```python\n--8<-- "scripts/nope.py"\n```\n')
-    (tmp_path / "docs" / ".overrides").symlink_to(ROOT / "docs" / ".overrides")
-    (tmp_path / "tools").symlink_to(ROOT / "tools")  # the hooks mkdocs.yml names
-    # Our mkdocs.yml, with only this one page and no notebooks.
-    (tmp_path / "mkdocs.yml").write_text(f"INHERIT: {ROOT / 'mkdocs.yml'}\n"
-                                         "nav: [index.md]\nplugins: [search]\n")
-    proc = subprocess.run([BIN / "mkdocs", "build", "--strict", "-d", tmp_path / "site"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    proc = build_small_site(tmp_path, '```python\n--8<-- "scripts/nope.py"\n```\n')
     assert proc.returncode != 0
     assert "scripts/nope.py" in proc.stderr
+
+
+def test_a_console_block_the_tests_cannot_see_fails_the_build(tmp_path: Path):
+    """tools/hooks/console_copy.py gives each console block the commands the tests
+    run, found in the page's Markdown. A block included from another file is not
+    there (tests/test_docs.py would not run it either): the build fails."""
+    (tmp_path / "docs" / "includes").mkdir(parents=True)
+    (tmp_path / "docs" / "includes" / "more.md").write_text("```console\n$ true\n```\n")
+    proc = build_small_site(tmp_path, '# Page\n\n--8<-- "docs/includes/more.md"\n')
+    assert proc.returncode != 0
+    assert "index.md renders 1 console blocks but its Markdown has 0" in proc.stderr
+
+
+def test_the_console_hook_builds_a_page_whose_blocks_it_can_see(tmp_path: Path):
+    """The same block written in the page builds, with the command to copy."""
+    proc = build_small_site(tmp_path, "# Page\n\n```console\n$ true\n```\n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'data-copy="true"' in (tmp_path / "site" / "index.html").read_text()
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_notebook_runs(notebook: Path):
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(notebook.parent)}},
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert outputs, "the notebook ran but printed nothing"
     assert not [o for o in outputs if o.output_type == "error"]
@@ -61,13 +73,20 @@ def test_zensical_builds_the_same_config(tmp_path: Path):
     """Material's successor reads mkdocs.yml; the site must keep building with it.
     (Differences are listed in docs/about/contributing.md.)"""
     for part in ("docs", "scripts", "images", "tests"):
-        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns(
-            "__pycache__", ".pytest_cache"))
+        shutil.copytree(
+            ROOT / part,
+            tmp_path / part,
+            ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
+        )
     shutil.copy(ROOT / "mkdocs.yml", tmp_path)
-    (tmp_path / "tools").mkdir()
-    shutil.copy(ROOT / "tools" / "trim_notebook_css.py", tmp_path / "tools")  # a hook
-    proc = subprocess.run([BIN / "zensical", "build", "--strict", "--clean", "-f", "mkdocs.yml"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    shutil.copytree(ROOT / "tools" / "hooks", tmp_path / "tools" / "hooks")  # mkdocs.yml names them
+    proc = subprocess.run(
+        [BIN / "zensical", "build", "--strict", "--clean", "-f", "mkdocs.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     site = tmp_path / "site"
     assert (site / "under-the-hood" / "cgroups" / "index.html").is_file()
@@ -95,7 +114,8 @@ def test_each_diagram_is_drawn_from_its_current_source(source: Path):
         assert svg.exists(), f"{svg.name} is missing: run tools/render_diagrams.py"
         first_line = svg.read_text().splitlines()[0]
         assert digest in first_line, (
-            f"{svg.name} was drawn from an older {source.name}: run tools/render_diagrams.py")
+            f"{svg.name} was drawn from an older {source.name}: run tools/render_diagrams.py"
+        )
         root = ET.parse(svg).getroot()  # well-formed: <img> draws nothing otherwise
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
         assert not root.findall(".//{http://www.w3.org/2000/svg}foreignObject")
@@ -108,12 +128,14 @@ def test_each_diagram_is_shown_in_both_palettes(source: Path):
         assert f"diagrams/{source.stem}.{variant}.svg#only-{variant})" in pages
 
 
-# --- tools/trim_notebook_css.py: the notebook page keeps only the CSS it uses ------
+# --- tools/hooks/trim_notebook_css.py: the notebook page keeps only the CSS it uses ---
 # (tests/test_browser.py compares the built page with the untrimmed one.)
 
+
 def load_trimmer():
-    spec = importlib.util.spec_from_file_location("trim_notebook_css",
-                                                  ROOT / "tools" / "trim_notebook_css.py")
+    spec = importlib.util.spec_from_file_location(
+        "trim_notebook_css", ROOT / "tools" / "hooks" / "trim_notebook_css.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -121,19 +143,22 @@ def load_trimmer():
 
 def test_trim_keeps_the_rules_whose_classes_are_on_the_page():
     trim = load_trimmer().trim
-    css = (".a .b{color:red}.a .gone{color:blue}.gone,.b>p{margin:0}"
-           "p:not(.gone){padding:1px}div:is(.gone,.b){top:0}/* .gone */.a{left:0}")
+    css = (
+        ".a .b{color:red}.a .gone{color:blue}.gone,.b>p{margin:0}"
+        "p:not(.gone){padding:1px}div:is(.gone,.b){top:0}/* .gone */.a{left:0}"
+    )
     assert trim([css], {"a", "b"}) == [
-        ".a .b{color:red}.b>p{margin:0}p:not(.gone){padding:1px}div:is(.gone,.b){top:0}"
-        ".a{left:0}"
+        ".a .b{color:red}.b>p{margin:0}p:not(.gone){padding:1px}div:is(.gone,.b){top:0}.a{left:0}"
     ]
 
 
 def test_trim_drops_at_rules_and_keyframes_left_unused():
     trim = load_trimmer().trim
-    css = ("@media print{.gone{color:red}}@media screen{.a{color:red}.gone{top:0}}"
-           "@keyframes spin{to{rotate:1turn}}@keyframes blink{50%{opacity:0}}"
-           ".a{animation:spin 1s}")
+    css = (
+        "@media print{.gone{color:red}}@media screen{.a{color:red}.gone{top:0}}"
+        "@keyframes spin{to{rotate:1turn}}@keyframes blink{50%{opacity:0}}"
+        ".a{animation:spin 1s}"
+    )
     assert trim([css], {"a"}) == [
         "@media screen{.a{color:red}}@keyframes spin{to{rotate:1turn}}.a{animation:spin 1s}"
     ]
@@ -141,13 +166,16 @@ def test_trim_drops_at_rules_and_keyframes_left_unused():
 
 def test_trim_keeps_the_custom_properties_something_reads():
     trim = load_trimmer().trim
-    wrapper = ".w{--used:var(--chained);--chained:1px;--unused:var(--only-unused);" \
-              "--only-unused:2px;--read-by-theme:3px}"
+    wrapper = (
+        ".w{--used:var(--chained);--chained:1px;--unused:var(--only-unused);"
+        "--only-unused:2px;--read-by-theme:3px}"
+    )
     rule = ".w .a{margin:var(--used)}"
     # Properties may be declared in one <style> of the page and read in another,
     # or read by the theme's own stylesheets (passed as used_elsewhere).
     assert trim([wrapper, rule], {"w", "a"}, frozenset({"--read-by-theme"})) == [
-        ".w{--used:var(--chained);--chained:1px;--read-by-theme:3px}", rule
+        ".w{--used:var(--chained);--chained:1px;--read-by-theme:3px}",
+        rule,
     ]
 
 
