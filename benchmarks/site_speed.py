@@ -19,25 +19,22 @@ weight <= 1.2x the baseline's; site build <= 5x the baseline's.
 from __future__ import annotations
 
 import argparse
-import functools
-import gzip
-import http.server
-import io
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from static_server import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
-FLAGS = "--headless=new --no-sandbox --disable-gpu --disable-background-networking"
+FLAGS = " ".join(["--headless=new", *CHROMIUM_ARGS])
 
 
 def build(config_dir: Path, site: Path) -> float:
@@ -66,40 +63,6 @@ def baseline_project(tmp: Path) -> Path:
         config.replace("exclude_docs: |\n  includes/\n", "") + "\nplugins: [search]\n"
     )
     return project
-
-
-class GzipHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves text gzip-compressed when the browser asks, as GitHub Pages and most
-    static hosts do (Python's http.server alone sends everything uncompressed)."""
-
-    TEXT = (".html", ".css", ".js", ".mjs", ".json", ".svg", ".xml", ".txt")
-
-    def send_head(self):
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            if not self.path.split("?")[0].endswith("/"):
-                return super().send_head()  # redirects to the folder with a slash
-            path = path / "index.html"
-        wants_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
-        if not (wants_gzip and path.suffix in self.TEXT and path.is_file()):
-            return super().send_head()
-        body = gzip.compress(path.read_bytes(), compresslevel=6)
-        self.send_response(200)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        return io.BytesIO(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(GzipHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def page_weight(browser, url: str) -> int:
@@ -187,9 +150,22 @@ def main() -> None:
         help="Lighthouse runs per page; the median of each score is kept "
         "(Lighthouse's scores vary from run to run)",
     )
+    parser.add_argument(
+        "--builds",
+        type=int,
+        default=5,
+        help="builds of each site, alternated; the median time is kept (default 5)",
+    )
+    parser.add_argument(
+        "--pages",
+        nargs="+",
+        metavar="PATH",
+        help="score only these pages with Lighthouse, e.g. / /limits/ (default: every "
+        "page; page weights are always measured on every page)",
+    )
     args = parser.parse_args()
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
+    if args.runs < 1 or args.builds < 1:
+        parser.error("--runs and --builds must be at least 1")
     # Checked first: the builds before the first Lighthouse run take a minute.
     for tool, remedy in (
         (BIN / "mkdocs", "run `make test` first, which creates .venv"),
@@ -209,7 +185,7 @@ def main() -> None:
         base_project = baseline_project(tmp_path)
         # Alternated, so a change in the machine's speed hits both alike.
         times: dict[str, list[float]] = {"base": [], "ours": []}
-        for i in range(5):
+        for i in range(args.builds):
             times["base"].append(build(base_project, tmp_path / f"b{i}"))
             times["ours"].append(build(ROOT, tmp_path / f"o{i}"))
         t_base, t_ours = (statistics.median(times[k]) for k in ("base", "ours"))
@@ -220,18 +196,21 @@ def main() -> None:
             if "assets" not in p.parts
         )
         pages = [p.replace("/./", "/") for p in pages]
-        ours_server, ours_url = serve(ours_site)
-        base_server, base_url = serve(base_site)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS.split()[1:])
-            base_weight = page_weight(browser, base_url + "/")
-            weights = [page_weight(browser, ours_url + path) for path in pages]
-            browser.close()
-        base_scores, *scores = lighthouse_medians(
-            [base_url + "/"] + [ours_url + path for path in pages], preset, args.runs
-        )
-        ours_server.shutdown()
-        base_server.shutdown()
+        with serve(ours_site, gzip=True) as ours_url, serve(base_site, gzip=True) as base_url:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                base_weight = page_weight(browser, base_url + "/")
+                weights = [page_weight(browser, ours_url + path) for path in pages]
+                browser.close()
+            scored = pages
+            if args.pages:
+                scored = [p if p.endswith("/") else p + "/" for p in args.pages]
+                if unknown := sorted(set(scored) - set(pages)):
+                    sys.exit(f"site_speed.py: no such page in the site: {' '.join(unknown)}")
+            base_scores, *scores = lighthouse_medians(
+                [base_url + "/"] + [ours_url + path for path in scored], preset, args.runs
+            )
+            scores_of = dict(zip(scored, scores, strict=True))
     print(
         f"site build: ours {t_ours:.1f} s, baseline {t_base:.1f} s, "
         f"ratio {t_ours / t_base:.1f} (goal <= 5)"
@@ -249,12 +228,13 @@ def main() -> None:
         )
     print(f"{'page':42} {'KB':>7} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5}")
 
-    def row(name: str, weight: int, scores: dict[str, int]) -> str:
-        return f"{name:42} {weight / 1024:7.0f}" + "".join(f" {scores[k]:5d}" for k in CATEGORIES)
+    def row(name: str, weight: int, scores: dict[str, int] | None) -> str:
+        cells = (f" {scores[k]:5d}" if scores else f" {'-':>5}" for k in CATEGORIES)
+        return f"{name:42} {weight / 1024:7.0f}" + "".join(cells)
 
     print(row("(baseline, one page)", base_weight, base_scores))
-    for path, weight, s in zip(pages, weights, scores, strict=True):
-        print(row(path, weight, s))
+    for path, weight in zip(pages, weights, strict=True):
+        print(row(path, weight, scores_of.get(path)))  # None: not scored (--pages)
     median = statistics.median(weights)
     print(
         f"median page weight: {median / 1024:.0f} KB = {median / base_weight:.2f}x the "

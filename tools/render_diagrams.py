@@ -11,24 +11,22 @@ drawings, so a changed diagram cannot ship without being drawn again.
 
 Drawing in the browser cost every reader about 300 KB of JavaScript and a
 second of main-thread work on a phone; a pre-drawn SVG is a few KB and needs
-no script. Mermaid (tools/vendor/, self-hosted) runs in Debian's Chromium
-through Playwright, the same browser the tests use.
+no script. Mermaid (from npm: package.json pins it, `npm ci` installs it into
+node_modules/) runs in Debian's Chromium through Playwright, the same browser
+the tests use.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import os
 import sys
-import threading
 from pathlib import Path
+
+from static_server import CHROMIUM, CHROMIUM_ARGS, chromium_problem, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "docs" / "assets" / "diagrams"
-MERMAID = "tools/vendor/mermaid-11.17.2/mermaid.esm.min.mjs"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+MERMAID = ROOT / "node_modules" / "mermaid" / "dist" / "mermaid.esm.min.mjs"
 THEMES = {"light": "default", "dark": "dark"}
 
 # Labels as SVG text rather than HTML in <foreignObject>: the files are shown
@@ -47,11 +45,6 @@ DRAW = r"""async ([url, source, theme]) => {
   element.removeAttribute("style");
   return new XMLSerializer().serializeToString(element);
 }"""
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def source_hash(source: str) -> str:
@@ -73,33 +66,25 @@ def main() -> int:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return fail("Playwright is missing; run `make test` once, then use .venv/bin/python")
-    if not os.access(CHROMIUM, os.X_OK):
-        return fail(f"no Chromium at {CHROMIUM}; `sudo apt-get install chromium` or set CHROMIUM")
+    if problem := chromium_problem():
+        return fail(problem)
+    if not MERMAID.is_file():
+        return fail(f"no {MERMAID.relative_to(ROOT)}; run `npm ci` in {ROOT}")
     sources = sorted(DIAGRAMS.glob("*.mmd"))
     if not sources:
         return fail(f"no .mmd files in {DIAGRAMS}")
-    handler = functools.partial(QuietHandler, directory=str(ROOT))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-background-networking"],
-            )
-            page = browser.new_page()
-            page.goto(base + "/tools/")  # any page of that origin: import() needs one
-            for path in sources:
-                source = path.read_text()
-                for variant, theme in THEMES.items():
-                    svg = page.evaluate(DRAW, [f"{base}/{MERMAID}", source, theme])
-                    out = path.with_suffix(f".{variant}.svg")
-                    out.write_text(header(source) + svg + "\n")
-                    print(f"{out.relative_to(ROOT)}  {len(svg) / 1024:.0f} KB")
-            browser.close()
-    finally:
-        server.shutdown()
+    with serve(MERMAID.parent) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(base + "/")  # any page of that origin: import() needs one
+        for path in sources:
+            source = path.read_text()
+            for variant, theme in THEMES.items():
+                svg = page.evaluate(DRAW, [f"{base}/{MERMAID.name}", source, theme])
+                out = path.with_suffix(f".{variant}.svg")
+                out.write_text(header(source) + svg + "\n")
+                print(f"{out.relative_to(ROOT)}  {len(svg) / 1024:.0f} KB")
+        browser.close()
     return 0
 
 
