@@ -9,14 +9,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+import create_sandbox as cs
 import pytest
 from conftest import ROOT, readable_copy
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import create_sandbox as cs
+from scripts_helpers import (
+    ctrl_c_on_a_terminal,
+    marker,
+    one_line,
+    processes_with,
+    still_running,
+    stop_at,
+)
 
 SCRIPT = ROOT / "scripts" / "create_sandbox.py"
 # The nobody user runs the rootless tests, with a python3 it can read.
@@ -24,13 +29,15 @@ NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def run(*args: object, cwd: Path | None = None, user: int | None = None,
-        python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: object, cwd: Path | None = None, user: int | None = None, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
     cmd = [python, str(SCRIPT if user is None else readable_copy(SCRIPT)), *map(str, args)]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -39,8 +46,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in [*dirnames, *filenames]:
             st = os.lstat(os.path.join(dirpath, name))
-            out[os.path.relpath(os.path.join(dirpath, name), folder)] = (st.st_mode,
-                                                                           st.st_mtime_ns)
+            out[os.path.relpath(os.path.join(dirpath, name), folder)] = (st.st_mode, st.st_mtime_ns)
     return out
 
 
@@ -61,8 +67,10 @@ def resolve_inside(root: Path, path: str) -> str:
 
 
 def mount_table() -> list[str]:
-    return [" ".join(line.split()[3:5]) for line in Path("/proc/self/mountinfo").read_text()
-            .splitlines()]
+    return [
+        " ".join(line.split()[3:5])
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+    ]
 
 
 @pytest.fixture
@@ -80,6 +88,14 @@ def nobody_dir():
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     box = tmp_path_factory.mktemp("sb") / "box"
     proc = run(box, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return box
+
+
+@pytest.fixture(scope="module")
+def sleepy_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    box = tmp_path_factory.mktemp("sleepy") / "box"
+    proc = run(box, "-c", "bash", "sleep")
     assert proc.returncode == 0, proc.stderr
     return box
 
@@ -119,10 +135,14 @@ def test_closure_agrees_with_the_loader():
         program = Path(shutil.which(name))
         ours = {p.name for p in resolver.closure(program)} - {program.name}
         interp = cs.read_elf(program).interpreter
-        trace = subprocess.run([interp, "--list", str(program)], capture_output=True, text=True,
-                               check=True).stdout
-        loader = {Path(line.split("=>")[-1].split("(")[0].strip()).name
-                  for line in trace.splitlines() if "vdso" not in line}
+        trace = subprocess.run(
+            [interp, "--list", str(program)], capture_output=True, text=True, check=True
+        ).stdout
+        loader = {
+            Path(line.split("=>")[-1].split("(")[0].strip()).name
+            for line in trace.splitlines()
+            if "vdso" not in line
+        }
         assert ours == loader, name
 
 
@@ -142,10 +162,21 @@ def test_rpath_and_origin(tmp_path: Path):
     (tmp_path / "lib").mkdir()
     (tmp_path / "f.c").write_text("int f(void){return 42;}\n")
     (tmp_path / "m.c").write_text("int f(void); int main(void){return f()!=42;}\n")
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / "lib/libf.so", tmp_path / "f.c"],
-                   check=True)
-    subprocess.run(["cc", "-o", tmp_path / "m", tmp_path / "m.c", f"-L{tmp_path}/lib", "-lf",
-                    "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib"], check=True)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-o", tmp_path / "lib/libf.so", tmp_path / "f.c"], check=True
+    )
+    subprocess.run(
+        [
+            "cc",
+            "-o",
+            tmp_path / "m",
+            tmp_path / "m.c",
+            f"-L{tmp_path}/lib",
+            "-lf",
+            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/lib",
+        ],
+        check=True,
+    )
     closure = cs.Resolver().closure(tmp_path / "m")
     assert tmp_path / "lib" / "libf.so" in closure
 
@@ -163,16 +194,33 @@ BAD = {
     "empty argument": ([""], "the target folder name is empty"),
     "root folder": (["/"], "/ is a system folder"),
     "system folder": (["/usr"], "/usr is a system folder"),
-    "inside /proc": (["/proc/box"], "/proc is a system folder"),
+    "inside /proc": (["/proc/box"], "/proc/box is inside /proc, a system folder"),
+    "deep in /etc": (["/etc/ssl/box"], "/etc/ssl/box is inside /etc, a system folder"),
+    "deep in /usr": (["/usr/local/box"], "/usr/local/box is inside /usr, a system folder"),
+    "deep in /var": (["/var/lib/box"], "/var/lib/box is inside /var, a system folder"),
+    "link into /etc": (["etc-link/box"], "etc-link/box is inside /etc, a system folder"),
+    "home of root": (["/root"], "/root is a system folder"),
     "existing folder": (["existing"], "existing already exists (a folder) and is left as it is"),
     "existing file": (["file.txt"], "file.txt already exists (a file)"),
     "existing link": (["dangling"], "dangling already exists (a link)"),
     "missing parent": (["no/such/parent/box"], "does not exist; create it first"),
-    "unknown command": (["box", "-c", "ls", "no-such-command"],
-                        "unknown command 'no-such-command'"),
+    "unknown command": (
+        ["box", "-c", "ls", "no-such-command"],
+        "unknown command 'no-such-command'",
+    ),
     "relative command path": (["box", "-c", "bin/ls"], "'bin/ls' is not a command name"),
     "command without --enter": (["box", "ls"], "a command goes with --enter or --run"),
     "enter a non-sandbox": (["--enter", "existing"], "existing is not a sandbox"),
+    "enter the host's root": (["--enter", "/"], "/ is the host's own root, not a sandbox"),
+    "enter / through a link": (["--enter", "root-link"], "root-link is the host's own root"),
+    "run only a builtin": (
+        ["box", "--run", "-c", "cd"],
+        "--run has nothing to run: 'cd' is a "
+        "shell builtin, not a program; build a shell too and run it there: "
+        "-c sh --run -- sh -c 'cd ...'",
+    ),
+    "run only builtins": (["box", "--run", "-c", "cd", "export"], "'cd' and 'export' are shell"),
+    "unknown flag": (["box", "--comands", "ls"], "unrecognized arguments: --comands"),
 }
 
 
@@ -183,9 +231,11 @@ def test_bad_input(case: str, tmp_path: Path):
     (tmp_path / "existing" / "keep.txt").write_text("mine")
     (tmp_path / "file.txt").write_text("mine")
     (tmp_path / "dangling").symlink_to("nowhere")
+    (tmp_path / "etc-link").symlink_to("/etc")
+    (tmp_path / "root-link").symlink_to("/")
     before = snapshot(tmp_path)
     proc = run(*args, cwd=tmp_path)
-    assert proc.returncode != 0
+    assert proc.returncode == 125
     assert proc.stdout == ""
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -193,12 +243,18 @@ def test_bad_input(case: str, tmp_path: Path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize(("mode", "inner", "message"), [
-    (0o555, "box", "cannot write in {locked}; choose a folder you own"),
-    (0o000, "sub/box", "cannot reach {locked}/sub (permission denied); choose a folder you own"),
-])
-def test_unreachable_or_unwritable_parent(mode: int, inner: str, message: str,
-                                          nobody_dir: Path):
+@pytest.mark.parametrize(
+    ("mode", "inner", "message"),
+    [
+        (0o555, "box", "cannot write in {locked}; choose a folder you own"),
+        (
+            0o000,
+            "sub/box",
+            "cannot reach {locked}/sub (permission denied); choose a folder you own",
+        ),
+    ],
+)
+def test_unreachable_or_unwritable_parent(mode: int, inner: str, message: str, nobody_dir: Path):
     locked = nobody_dir / "locked"
     locked.mkdir()
     if os.geteuid() == 0:  # root may write anywhere: test as the nobody user
@@ -206,12 +262,24 @@ def test_unreachable_or_unwritable_parent(mode: int, inner: str, message: str,
     locked.chmod(mode)
     user = NOBODY if os.geteuid() == 0 else None
     proc = run(locked / inner, user=user, python=SYSTEM_PYTHON)
-    assert proc.returncode == 1
+    assert proc.returncode == 125
     assert proc.stderr == f"create_sandbox.py: {message.format(locked=locked)}\n"
     locked.chmod(0o755)
     assert list(locked.iterdir()) == []
 
 
+@pytest.fixture
+def signals_restored():
+    """main() holds SIGINT and SIGTERM back, as a script does: not in the test process."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.usefixtures("signals_restored")
 def test_failure_half_way_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Ctrl-C (or any error) during the copy: the temporary folder is removed."""
     calls = 0
@@ -229,28 +297,30 @@ def test_failure_half_way_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     assert calls >= 20 and list(tmp_path.iterdir()) == []
 
 
-def test_real_ctrl_c_leaves_all_or_nothing(tmp_path: Path):
-    """SIGINT at several moments: afterwards the target is complete or absent."""
-    for i, delay in enumerate([0.05, 0.1, 0.15, 0.2, 0.3]):
-        folder = tmp_path / str(i)
-        folder.mkdir()
-        # SIGINT as from a terminal, even when the tests run in a background job
-        # (`&`), which starts them with SIGINT ignored.
-        proc = subprocess.Popen([sys.executable, SCRIPT, "box"], cwd=folder, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        time.sleep(delay)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        left = sorted(p.name for p in folder.iterdir())
-        if left == ["box"]:  # finished before the signal: then it must be whole
-            assert all(os.path.lexists(folder / "box" / "usr" / "bin" / c)
-                       for c in cs.DEFAULT_COMMANDS), (delay, err)
-        else:
-            assert left == [], (delay, left, err)
-            assert proc.returncode != 0
-            if proc.returncode == 130:
-                assert err == "create_sandbox.py: interrupted; nothing was created\n"
+SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}
+
+
+@pytest.mark.parametrize("delay", [0, 0.002, 0.01, 0.05, 0.1, 0.2, 0.3])
+@pytest.mark.parametrize("signame", SIGNALS)
+def test_signal_leaves_all_or_nothing(signame: str, delay: float, tmp_path: Path):
+    """SIGINT or SIGTERM while it builds: afterwards the target is complete or absent,
+    and no .box.partial-* folder is left (SIGTERM used to leave one)."""
+    stop = stop_at([sys.executable, SCRIPT, "box"], SIGNALS[signame], delay, cwd=tmp_path)
+    name = "SIGINT (Ctrl-C)" if signame == "SIGINT" else "SIGTERM"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if left == ["box"]:  # finished before the signal: then it must be whole
+        assert all(
+            os.path.lexists(tmp_path / "box" / "usr" / "bin" / c) for c in cs.DEFAULT_COMMANDS
+        ), (delay, stop.stderr)
+        assert stop.returncode in (0, 128 + SIGNALS[signame])
+        if stop.returncode:
+            assert (
+                stop.stderr == f"create_sandbox.py: stopped by {name}; box was already complete\n"
+            )
+    else:
+        assert left == [], (delay, left, stop.stderr)
+        assert stop.returncode == 128 + SIGNALS[signame], stop.stderr
+        assert stop.stderr == f"create_sandbox.py: stopped by {name}; nothing was created\n"
 
 
 # --- what it builds ------------------------------------------------------------
@@ -266,8 +336,11 @@ def test_layout(sandbox: Path):
         assert os.readlink(sandbox / "bin") == os.readlink("/bin")
     interp = cs.read_elf(Path(shutil.which("ls"))).interpreter
     assert (sandbox / resolve_inside(sandbox, interp).lstrip("/")).is_file()
-    assert any((sandbox / "usr/share/terminfo").rglob("xterm*")) or \
-        any(sandbox.glob("*/terminfo/x/xterm*")) or any(sandbox.glob("usr/lib/terminfo/x/*"))
+    assert (
+        any((sandbox / "usr/share/terminfo").rglob("xterm*"))
+        or any(sandbox.glob("*/terminfo/x/xterm*"))
+        or any(sandbox.glob("usr/lib/terminfo/x/*"))
+    )
 
 
 def test_json_manifest(tmp_path: Path):
@@ -313,8 +386,11 @@ def test_each_default_command_runs_in_chroot(sandbox: Path):
 @pytest.mark.root
 def test_plain_chroot_command_from_the_page(sandbox: Path):
     """The page's manual way in: chroot, with the host's /proc missing inside."""
-    proc = subprocess.run(["chroot", sandbox, "/bin/bash", "-c", "ls /; ps 2>&1 | head -1"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["chroot", sandbox, "/bin/bash", "-c", "ls /; ps 2>&1 | head -1"],
+        capture_output=True,
+        text=True,
+    )
     assert "usr" in proc.stdout
 
 
@@ -328,8 +404,54 @@ def test_run_builds_then_enters(tmp_path: Path):
 @pytest.mark.root
 def test_exit_status_passes_through(sandbox: Path):
     assert run("--enter", sandbox, "--", "/bin/bash", "-c", "exit 7").returncode == 7
-    proc = run("--enter", sandbox, "--", "/no/such")
-    assert proc.returncode == 1 and "not in the sandbox" in proc.stderr
+    one_line(run("--enter", sandbox, "--", "/no/such"), 127, "cannot run /no/such: command not")
+    one_line(run("--enter", sandbox, "--", "nosuch"), 127, "cannot run nosuch: command not found")
+    one_line(run("--enter", sandbox, "--", "cd", "/"), 127, "cannot run cd: it is a shell builtin")
+    one_line(run("--enter", sandbox, "--", "/etc/passwd"), 126, "/etc/passwd: Permission denied")
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("signame", SIGNALS)
+@pytest.mark.parametrize(
+    "command",
+    [["sleep", "{sleep}"], ["/bin/bash", "-c", "trap '' INT TERM; sleep {sleep}; echo survived"]],
+    ids=["PID 1 without a handler", "PID 1 that ignores it"],
+)
+def test_signal_to_enter_stops_the_command(signame: str, command: list[str], sleepy_sandbox: Path):
+    """Before: the command, PID 1 of its namespace, ignored Ctrl-C, and SIGTERM orphaned it."""
+    sleep = marker()
+    before = mount_table()
+    stop = stop_at(
+        [
+            sys.executable,
+            SCRIPT,
+            "--enter",
+            sleepy_sandbox,
+            "--",
+            *(c.format(sleep=sleep) for c in command),
+        ],
+        SIGNALS[signame],
+        running=lambda: processes_with(f"sleep {sleep}"),
+    )
+    name = "SIGINT (Ctrl-C)" if signame == "SIGINT" else "SIGTERM"
+    assert stop.returncode == 128 + SIGNALS[signame], stop.stderr
+    assert stop.stderr == f"create_sandbox.py: stopped by {name}; the command ended\n"
+    assert stop.stdout == "" and stop.seconds < 1 and still_running(sleep) == []
+    assert mount_table() == before
+
+
+@pytest.mark.root
+def test_ctrl_c_on_a_terminal_in_the_sandbox(sleepy_sandbox: Path):
+    sleep = marker()
+    stop = ctrl_c_on_a_terminal(
+        [sys.executable, SCRIPT, "--enter", sleepy_sandbox, "--", "sleep", sleep],
+        running=lambda: processes_with(f"sleep {sleep}"),
+    )
+    assert stop.returncode == 130, stop.stderr
+    assert stop.stderr.endswith(
+        "create_sandbox.py: stopped by SIGINT (Ctrl-C); the command ended\n"
+    )
+    assert still_running(sleep) == [] and stop.seconds < 1
 
 
 # --- inside: as a normal user, through a user namespace --------------------------
@@ -340,8 +462,16 @@ def test_rootless_build_and_enter(nobody_dir: Path):
     box = nobody_dir / "box"
     assert run(box, user=NOBODY, python=SYSTEM_PYTHON).returncode == 0
     before = mount_table()
-    proc = run("--enter", box, "--", "/bin/bash", "-c", "id -u; ps -o pid=,comm=; id -un",
-               user=NOBODY, python=SYSTEM_PYTHON)
+    proc = run(
+        "--enter",
+        box,
+        "--",
+        "/bin/bash",
+        "-c",
+        "id -u; ps -o pid=,comm=; id -un",
+        user=NOBODY,
+        python=SYSTEM_PYTHON,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [line.split() for line in proc.stdout.splitlines()]
     assert lines[0] == ["0"] and ["1", "bash"] in lines and lines[-1] == ["root"]
@@ -376,9 +506,24 @@ def test_rootless_where_user_namespaces_are_forbidden(nobody_dir: Path):
     box = nobody_dir / "box"
     assert run(box, user=NOBODY, python=SYSTEM_PYTHON).returncode == 0
     script = readable_copy(SCRIPT)
-    proc = subprocess.run([sys.executable, "-c", ROOTLESS_FORBIDDEN, SYSTEM_PYTHON, script,
-                           "--enter", box, "--", "/bin/bash", "-c", "true"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ROOTLESS_FORBIDDEN,
+            SYSTEM_PYTHON,
+            script,
+            "--enter",
+            box,
+            "--",
+            "/bin/bash",
+            "-c",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     rc, *err = proc.stdout.splitlines()
-    assert rc == "1", proc
+    assert rc == "125", proc
     assert len(err) == 1 and "user namespaces are not allowed for normal users here" in err[0]
