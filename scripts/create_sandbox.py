@@ -769,6 +769,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         nargs="*",
+        default=[],
         help="with --enter/--run: the command "
         "(default /bin/bash, or the first shell built in); put -- before it",
     )

@@ -1,0 +1,92 @@
+"""The scripts stand alone, so some code is copied between them: the copies must stay
+the same, and so must what the scripts say and return for the same failure."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from scripts_helpers import SCRIPTS, script
+
+ALL = ["cgroups.py", "chroot_escape.py", "create_sandbox.py", "limits_report.py",
+       "minicontainer.py", "namespaces.py"]  # fmt: skip
+# Section heading -> the scripts that carry a copy (the first one is the original).
+SHARED = {
+    "# --- Ctrl-C and SIGTERM": ["cgroups.py", "minicontainer.py", "namespaces.py",
+                                 "create_sandbox.py", "chroot_escape.py"],
+    "# --- system calls Python lacks": ["minicontainer.py", "namespaces.py",
+                                        "create_sandbox.py", "chroot_escape.py"],
+    "# --- cgroups: the same code": ["cgroups.py", "minicontainer.py"],
+    "# --- limits on the command line": ["cgroups.py", "minicontainer.py"],
+}  # fmt: skip
+
+
+def section(name: str, heading: str) -> str:
+    parts = re.split(r"(?m)^(# --- .*)$", (SCRIPTS / name).read_text())
+    found = [parts[i + 1] for i in range(1, len(parts), 2) if parts[i].startswith(heading)]
+    assert len(found) == 1, (name, heading)
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("heading", "name"),
+    [(h, n) for h, names in SHARED.items() for n in names[1:]],
+    ids=[f"{n}: {h[6:]}" for h, names in SHARED.items() for n in names[1:]],
+)
+def test_shared_code_is_the_same(heading: str, name: str):
+    assert section(name, heading) == section(SHARED[heading][0], heading)
+
+
+def test_limits_report_finds_its_cgroup_as_cgroups_py_does():
+    original = section("cgroups.py", "# --- cgroups: the same code")
+    copy = section("limits_report.py", "# --- where our cgroup is")
+    assert original.startswith(copy.rstrip("\n"))
+
+
+UNKNOWN_FLAG = {name: ["--no-such-flag"] for name in ALL} | {
+    "namespaces.py": ["show", "-x"],
+    "create_sandbox.py": ["box", "-x"],
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_unknown_flag_is_125_as_in_docker_run(name: str):
+    proc = script(name, *UNKNOWN_FLAG[name])
+    assert proc.returncode == 125, proc.stderr
+    assert re.fullmatch(rf"{name}( \w+)?: unrecognized arguments: \S+ \(see --help\)\n",
+                        proc.stderr)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_help(name: str):
+    proc = script(name, "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith(f"usage: {name}"), proc.stderr
+
+
+@pytest.mark.parametrize(
+    "flag", [["--memory", "0"], ["--memory", "1e3"], ["--pids-limit", "0"], ["--cpus", "nan"]]
+)
+def test_cgroups_and_minicontainer_check_limits_alike(flag: list[str]):
+    ours = script("cgroups.py", *flag, "--", "true")
+    mini = script("minicontainer.py", *flag, "/", "true")
+    assert ours.returncode == mini.returncode == 125
+    assert ours.stderr.replace("cgroups.py", "X") == mini.stderr.replace("minicontainer.py", "X")
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(("command", "status"), [(["cd", "/"], 127), (["no-such-thing"], 127)])
+def test_a_command_that_cannot_run_is_said_alike(command: list[str], status: int, tmp_path):
+    box = tmp_path / "box"
+    assert script("create_sandbox.py", box, "-c", "true").returncode == 0
+    runs = {
+        "cgroups.py": ["--memory", "64M", "--"],
+        "namespaces.py": ["run", "--"],
+        "minicontainer.py": [box],
+        "create_sandbox.py": ["--enter", box, "--"],
+    }
+    said = set()
+    for name, before in runs.items():
+        proc = script(name, *before, *command)
+        assert proc.returncode == status, (name, proc.stderr)
+        said.add(proc.stderr.removeprefix(name))
+    assert len(said) == 1, said
