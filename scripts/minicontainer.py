@@ -533,6 +533,8 @@ def size(text: str) -> int:
     digits = number[: len(number) - len(unit)]
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 15 or int(digits) == 0:
         raise UsageError(f"{text!r} is not a size like 64M or 1G")
+    if int(digits) * UNITS[unit] < 6 * 2**20:
+        raise UsageError(f"{text!r} is less than 6M, docker run's minimum (a process needs it)")
     if int(digits) * UNITS[unit] > 2**50:
         raise UsageError(f"{text!r} is more than any machine has (1 PiB)")
     return int(digits) * UNITS[unit]

@@ -213,6 +213,10 @@ BAD_INPUT = {
     "memory 0": (["--memory", "0", "--", "true"], "--memory: '0' is not a size like 64M"),
     "memory -1": (["--memory", "-1", "--", "true"], "--memory: '-1' is not a size"),
     "memory nan": (["--memory", "nan", "--", "true"], "--memory: 'nan' is not a size"),
+    "memory too small": (
+        ["--memory", "4K", "--", "true"],
+        "'4K' is less than 6M, docker run's minimum",
+    ),
     "memory huge": (["--memory", "9999999999G", "--", "true"], "more than any machine has"),
     "pids 0": (["--pids-limit", "0", "--", "true"], "--pids-limit: '0' is not a whole number"),
     "pids -1": (["--pids-limit", "-1", "--", "true"], "--pids-limit: '-1' is not a whole"),

@@ -146,6 +146,10 @@ BAD_INPUT = {
     "volume target": (["-v", "/tmp:/nodir", "{box}", "true"], "volume target /nodir does not"),
     "memory 0": (["--memory", "0", "{box}", "true"], "argument --memory: '0' is not a size"),
     "memory nan": (["--memory", "nan", "{box}", "true"], "argument --memory: 'nan' is not a"),
+    "memory too small": (
+        ["--memory", "4K", "{box}", "true"],
+        "'4K' is less than 6M, docker run's minimum",
+    ),
     "memory huge": (["--memory", "99999999G", "{box}", "true"], "more than any machine has"),
     "pids 0": (["--pids-limit", "0", "{box}", "true"], "--pids-limit: '0' is not a whole"),
     "pids -1": (["--pids-limit", "-1", "{box}", "true"], "--pids-limit: '-1' is not a whole"),
