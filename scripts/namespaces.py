@@ -245,7 +245,7 @@ SHELL_BUILTINS = {
 
 
 class Stopped(Exception):
-    """A stop signal arrived before any command ran: undo, then exit 128 + signum."""
+    """A stop signal came: undo what was made, then exit with 128 + signum."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -253,6 +253,8 @@ class Stopped(Exception):
 
 
 class Stop:
+    """Where SIGINT and SIGTERM go: held back, then passed on to the command."""
+
     signum = 0  # the stop signal that arrived, 0 if none
     killed_by = 0  # the signal that ended the command, 0 if it exited
     timed_out = False
