@@ -182,6 +182,7 @@ def test_inside_a_container_it_says_why_it_cannot(python_base: str):
             "docker",
             "run",
             "--rm",
+            "--network=none",  # nothing to reach, and no bridge to wait for
             "-v",
             f"{SCRIPTS}:/scripts:ro",
             python_base,

@@ -110,7 +110,8 @@ def test_under_cgroups_py():
 def test_inside_a_docker_container(python_base: str, limits: list[str], quota: str, memory: str):
     """The documented docker run; on this machine's engine (cgroup v1, or v2 on GitHub)."""
     proc = subprocess.run(
-        ["docker", "run", "--rm", "-v", f"{SCRIPTS / 'limits_report.py'}:/w/limits_report.py:ro",
+        ["docker", "run", "--rm", "--network=none",
+         "-v", f"{SCRIPTS / 'limits_report.py'}:/w/limits_report.py:ro",
          "-w", "/w", *limits, python_base, "python3", "limits_report.py"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
