@@ -13,15 +13,28 @@ and dependency groups included. Each needs, for CPython 3.13 (our images' base),
 a wheel for manylinux x86_64 and one for manylinux aarch64, or a pure-Python wheel
 (`py3-none-any`). A package with only an sdist is reported too: whether it builds
 on arm64 is not known from the lock.
+
+The last test runs an arm64 program in a container under QEMU (binfmt_misc):
+what `docker run --platform linux/arm64` and `docker build --platform linux/arm64`
+on an amd64 machine rely on, and what benchmarks/arm64_build.py builds the whole
+image with.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
+import subprocess
 import tomllib
+import urllib.parse
+import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import IN_CI, ROOT
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -243,3 +256,82 @@ def test_the_real_lock_with_numpys_arm64_wheels_removed_fails():
     numpy = next(p for p in lock["package"] if p["name"] == "numpy")
     numpy["wheels"] = [w for w in numpy["wheels"] if "aarch64" not in w["url"]]
     assert [p.split(":")[0] for p in wheel_problems(lock)] == [f"numpy {numpy['version']}"]
+
+
+# --- an arm64 container runs here, emulated ------------------------------------------
+
+BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+UV_INDEX = os.environ.get("UV_BOOTSTRAP_INDEX", "https://pypi.org/pypi/uv/json")
+
+
+def arm64_uv(folder: Path) -> Path:
+    """uv's static aarch64 binary from its PyPI wheel (the one the Python image pins),
+    checked against the sha256 PyPI publishes."""
+    dockerfile = (ROOT / "images" / "python-image" / "Dockerfile").read_text()
+    version = dockerfile.split("ARG UV_IMAGE=ghcr.io/astral-sh/uv:", 1)[1].split("@")[0]
+    with urllib.request.urlopen(UV_INDEX, timeout=120) as response:
+        files = json.load(response)["releases"][version]
+    wheel = next(f for f in files if "musllinux_1_1_aarch64" in f["filename"])
+    url = urllib.parse.urljoin(UV_INDEX, wheel["url"])
+    with urllib.request.urlopen(url, timeout=300) as response:
+        data = response.read()
+    assert hashlib.sha256(data).hexdigest() == wheel["digests"]["sha256"]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        member = next(n for n in archive.namelist() if n.endswith(".data/scripts/uv"))
+        (folder / "uv").write_bytes(archive.read(member))
+    return folder / "uv"
+
+
+@pytest.mark.docker
+def test_an_arm64_container_runs_under_emulation(tmp_path: Path):
+    """Needs qemu-user-static with qemu-aarch64 registered in binfmt_misc with the F flag
+    (Debian's package registers it where systemd-binfmt runs; .ci/run does it by hand)."""
+    registered = BINFMT.exists() and "enabled" in BINFMT.read_text()
+    if not registered:
+        assert not IN_CI, "qemu-aarch64 is not registered in binfmt_misc (see .ci/run)"
+        pytest.skip("qemu-aarch64 not registered in binfmt_misc: no arm64 emulation here")
+    uv = arm64_uv(tmp_path)
+    header = uv.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 0xB7, (
+        "not an aarch64 ELF binary"
+    )
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY --chmod=755 uv /uv\n")
+    tag = f"docker-basics/arm64-smoke:{os.getpid()}"
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    build = subprocess.run(
+        ["docker", "build", "-q", "--platform", "linux/arm64", "-t", tag, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    try:
+        arch = subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", tag],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert arch.stdout.strip() == "linux/arm64"
+        run = subprocess.run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--platform",
+                "linux/arm64",
+                "--network",
+                "none",
+                tag,
+                "/uv",
+                "--version",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.startswith("uv ") and "aarch64" in run.stdout, run.stdout
+    finally:
+        subprocess.run(["docker", "rmi", tag], capture_output=True, timeout=120)
