@@ -115,6 +115,7 @@ def installed_on_linux(lock: dict, arch: str) -> set[str]:
     return seen - {r["name"] for r in roots}
 
 
+# --8<-- [start:check]
 def wheel_problems(lock: dict) -> list[str]:
     """One line for each package that has no installable wheel on an architecture."""
     problems = []
@@ -134,6 +135,9 @@ def wheel_problems(lock: dict) -> list[str]:
             f"{PYTHON[0]}.{PYTHON[1]} on linux {' and '.join(missing)} ({what})"
         )
     return problems
+
+
+# --8<-- [end:check]
 
 
 # --- the real locks ---------------------------------------------------------------
