@@ -231,8 +231,10 @@ def show(pid: int | str = "self") -> None:
 # ignores a signal it has no handler for (the kernel shields a namespace's init),
 # so for such a command we do what the default action would: SIGKILL. A command
 # still running GRACE seconds later is killed (docker stop waits 10 s); so is one
-# that gets a second Ctrl-C. The script then removes what it made and exits with
+# that gets a second signal. The script then removes what it made and exits with
 # 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+# Ctrl-C typed on a terminal is different: the terminal sends SIGINT to the command
+# as well, and the command decides. A shell or a Python prompt carries on.
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 GRACE = 3.0  # seconds
@@ -257,6 +259,7 @@ class Stop:
 
     signum = 0  # the stop signal that arrived, 0 if none
     killed_by = 0  # the signal that ended the command, 0 if it exited
+    typed = 0  # a signal typed on the terminal (Ctrl-C), which the command got too
     timed_out = False
     proc = -1  # a file descriptor of /proc
     # SIGINT is ignored from the start in a background job (`cmd &`): it stays so.
@@ -301,24 +304,29 @@ class Stop:
                 if os.WIFEXITED(status):
                     return os.WEXITSTATUS(status)
                 cls.killed_by = os.WTERMSIG(status)
+                if cls.killed_by == cls.typed:  # the command did not survive Ctrl-C
+                    cls.signum = cls.signum or cls.typed
                 return 128 + cls.killed_by  # as a shell reports it
             wait = min(kill_at - time.monotonic(), 1.0)
             info = signal.sigtimedwait(STOP_SIGNALS | {signal.SIGCHLD}, max(wait, 0))
-            if info is None and time.monotonic() >= kill_at:
-                cls.timed_out = cls.timed_out or not cls.signum
-                os.kill(pid, signal.SIGKILL)
-                kill_at = float("inf")
-            elif info is None or info.si_signo == signal.SIGCHLD or info.si_signo in cls.ignored:
+            if info is None:
+                if time.monotonic() >= kill_at:
+                    cls.timed_out = cls.timed_out or not cls.signum
+                    os.kill(pid, signal.SIGKILL)
+                    kill_at = float("inf")
                 continue
+            signum = info.si_signo
+            if signum == signal.SIGCHLD or signum in cls.ignored:
+                continue
+            reaches = not pid1 or catches(pid, signum)  # PID 1 is spared one it has no handler for
+            if info.si_code == SI_KERNEL and reaches:  # typed: the command got it too
+                cls.typed = signum
             elif cls.signum:  # a second stop signal: no more waiting
                 os.kill(pid, signal.SIGKILL)
             else:
-                cls.signum = info.si_signo
+                cls.signum = signum
                 kill_at = min(kill_at, time.monotonic() + GRACE)
-                if pid1 and not catches(pid, cls.signum):
-                    os.kill(pid, signal.SIGKILL)  # its default action, which PID 1 is spared
-                elif info.si_code != SI_KERNEL:  # from the terminal, it reached the command too
-                    os.kill(pid, cls.signum)
+                os.kill(pid, signum if reaches else signal.SIGKILL)  # SIGKILL: the default action
 
 
 def catches(pid: int, signum: int) -> bool:

@@ -83,12 +83,16 @@ def processes_with(command_line: str) -> list[int]:
 
 
 def holds_signals(pid: int) -> bool:
-    """Has the script reached its first line, which blocks SIGINT and SIGTERM?"""
+    """Has the script reached its first line, which blocks SIGINT and SIGTERM?
+
+    While it waits for them in sigtimedwait(2), the kernel shows them unblocked.
+    """
     try:
         blocked = Path(f"/proc/{pid}/status").read_text().split("SigBlk:")[1].split()[0]
+        waiting = Path(f"/proc/{pid}/wchan").read_text().startswith("do_sigtimedwait")
     except (OSError, IndexError):
         return False
-    return bool(int(blocked, 16) & (1 << (signal.SIGTERM - 1)))
+    return waiting or bool(int(blocked, 16) & (1 << (signal.SIGTERM - 1)))
 
 
 def wait_until(condition: Callable[[], object], seconds: float = 20) -> None:

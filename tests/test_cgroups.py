@@ -365,6 +365,21 @@ def test_ctrl_c_on_a_terminal():
     assert stop.cgroups_left == [] and still_running(sleep) == []
 
 
+@pytest.mark.root
+def test_a_command_that_survives_ctrl_c_on_a_terminal_goes_on():
+    """Ctrl-C typed on the terminal is the command's to handle: a shell or a Python
+    prompt carries on, and so does the script (its command's status, no message)."""
+    sleep = marker()
+    survivor = f"trap 'echo caught' INT; sleep {sleep} & wait; echo done"
+    stop = ctrl_c_on_a_terminal(
+        [PY, SCRIPTS / "cgroups.py", "--memory", "64M", "--", "bash", "-c", survivor],
+        running=lambda: processes_with(f"sleep {sleep}"),
+    )
+    assert stop.returncode == 0, stop.stderr
+    assert "caught\ndone\n" in stop.stderr and "stopped by" not in stop.stderr
+    assert stop.cgroups_left == [] and still_running(sleep) == []
+
+
 def test_a_background_job_keeps_ignoring_ctrl_c():
     """Started with SIGINT ignored (`cmd &` in a script), the script ignores it too."""
     proc = subprocess.Popen(

@@ -67,10 +67,11 @@ def resolve_inside(root: Path, path: str) -> str:
 
 
 def mount_table() -> list[str]:
-    return [
-        " ".join(line.split()[3:5])
-        for line in Path("/proc/self/mountinfo").read_text().splitlines()
-    ]
+    """Mounts below the temporary folder, where the sandboxes are: a leaked /proc or /dev
+    would show here, and not the mounts other tests' containers make meanwhile."""
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    points = [line.split()[4] for line in lines]
+    return [p for p in points if p.startswith(tempfile.gettempdir() + "/")]
 
 
 @pytest.fixture

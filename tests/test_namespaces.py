@@ -225,3 +225,17 @@ def test_ctrl_c_on_a_terminal():
     assert stop.returncode == 130
     assert stop.stderr.endswith(stopped_line("SIGINT")), stop.stderr
     assert still_running(sleep) == [] and stop.seconds < 1
+
+
+@pytest.mark.root
+def test_pid_1_that_survives_ctrl_c_on_a_terminal_goes_on():
+    """A PID 1 with a handler (an interactive shell in a container) handles Ctrl-C itself."""
+    sleep = marker()
+    survivor = f"trap 'echo caught' INT; sleep {sleep} & wait; echo done"
+    stop = ctrl_c_on_a_terminal(
+        [PY, NS, "run", "--", "bash", "-c", survivor],
+        running=lambda: processes_with(f"sleep {sleep}"),
+    )
+    assert stop.returncode == 0, stop.stderr
+    assert "caught\ndone\n" in stop.stderr and "stopped by" not in stop.stderr
+    assert still_running(sleep) == []
