@@ -86,6 +86,8 @@ def check_writable(folder: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=folder):
             pass
     except OSError as exc:
+        if not folder.is_absolute():  # run outside a container: no mount to suggest
+            fail(f"cannot write to {folder} ({exc.strerror}): choose a folder you can write to")
         fail(
             f"cannot write to {folder} ({exc.strerror}): mount a folder you own there "
             f'(-v "$PWD/out:{folder}" --user "$(id -u):$(id -g)")'
