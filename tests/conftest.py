@@ -366,13 +366,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 LEAKS = pytest.StashKey[dict]()
 
 
+def leaked(before: dict[str, object], after: dict[str, object]) -> bool:
+    """More of anything than before. (Fewer is not ours: on a shared machine other
+    processes end their containers, and with them mounts and namespaces, meanwhile.)"""
+    for key, was in before.items():
+        now = after[key]
+        if set(now) - set(was) if isinstance(was, list) else now > was:
+            return True
+    return False
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if LEAKS not in session.config.stash:
         return
     before = session.config.stash[LEAKS]
     after = leak_counts()
     for _ in range(20):  # the kernel frees namespaces of just-ended processes a moment later
-        if after == before:
+        if not leaked(before, after):
             break
         time.sleep(0.1)
         after = leak_counts()
@@ -385,7 +395,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write_line(f"leak check (whole suite): {report}")
-    if after != before:
+    if leaked(before, after):
         if reporter:
             reporter.write_line(f"LEAK: before {before}, after {after}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
