@@ -12,6 +12,7 @@ import shutil
 import statistics
 import struct
 import subprocess
+import sys
 import time
 import tomllib
 from collections import defaultdict
@@ -22,7 +23,11 @@ from conftest import ROOT
 
 from .containers import build, docker
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+def in_docker(test):
+    """Marks a test that builds or runs the images."""
+    return pytest.mark.docker(pytest.mark.slow(test))
+
 
 PROJECT = ROOT / "images" / "analysis-python"
 DATA = PROJECT / "data"
@@ -97,9 +102,25 @@ def run(image: str, *args: str, data: Path = DATA, out: Path | None = None, chec
     return docker("run", "--rm", "--network", "none", *mounts, *args, image, check=check)
 
 
+# --- the data ---------------------------------------------------------------------------
+
+
+def test_the_data_is_what_make_data_writes(tmp_path: Path):
+    """The data set is generated, not downloaded: make_data.py writes it again, byte for byte."""
+    proc = subprocess.run(
+        [sys.executable, PROJECT / "make_data.py", tmp_path], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made == sorted(p.name for p in DATA.glob("*.csv")) and made
+    for name in made:
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
 # --- the better image -------------------------------------------------------------------
 
 
+@in_docker
 def test_writes_table_and_figure_owned_by_the_caller(analysis_image: str, out: Path):
     proc = run(analysis_image, "--user", f"{OTHER_UID}:{OTHER_UID}", out=out)
     assert proc.stdout.splitlines() == WROTE
@@ -111,6 +132,7 @@ def test_writes_table_and_figure_owned_by_the_caller(analysis_image: str, out: P
         assert (path.stat().st_uid, path.stat().st_gid) == (OTHER_UID, OTHER_UID), path
 
 
+@in_docker
 def test_reads_every_csv_file(analysis_image: str, out: Path, tmp_path: Path):
     """A station added as one more file is in the table; other files are ignored."""
     data = tmp_path / "data"
@@ -124,18 +146,21 @@ def test_reads_every_csv_file(analysis_image: str, out: Path, tmp_path: Path):
     assert "harbour,2,4.0,3.5,4.5" in (out / "summary.csv").read_text().splitlines()
 
 
+@in_docker
 def test_runs_on_a_read_only_root_filesystem(analysis_image: str, out: Path):
     proc = run(analysis_image, "--read-only", "--user", f"{OTHER_UID}:{OTHER_UID}", out=out)
     assert proc.stdout.splitlines() == WROTE and proc.stderr == ""
     check_summary(out / "summary.csv")
 
 
+@in_docker
 def test_default_user_is_not_root(analysis_image: str):
     assert docker("inspect", "-f", "{{.Config.User}}", analysis_image).stdout.strip() == "1000:1000"
     proc = docker("run", "--rm", "--entrypoint", "id", analysis_image, "-u")
     assert proc.stdout.strip() == "1000"
 
 
+@in_docker
 def test_installs_exactly_the_locked_versions(analysis_image: str):
     lock = tomllib.loads((PROJECT / "uv.lock").read_text())
     locked = {p["name"]: p["version"] for p in lock["package"] if p["name"] != "analysis"}
@@ -148,6 +173,7 @@ def test_installs_exactly_the_locked_versions(analysis_image: str):
     assert installed == locked
 
 
+@in_docker
 def test_no_uv_and_no_compiler_in_the_image(analysis_image: str):
     proc = docker(
         "run",
@@ -161,6 +187,7 @@ def test_no_uv_and_no_compiler_in_the_image(analysis_image: str):
     assert proc.stdout.split() == []
 
 
+@in_docker
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
@@ -183,11 +210,13 @@ def test_bad_mounts_are_one_line_and_exit_1(analysis_image: str, tmp_path: Path,
     assert list(out.iterdir()) == []
 
 
+@in_docker
 def test_a_wrong_command_line_exits_2(analysis_image: str):
     proc = docker("run", "--rm", analysis_image, "--help", check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("analysis: usage: "), proc.stderr
 
 
+@in_docker
 def test_docker_stop_ends_it_at_once_and_leaves_nothing(analysis_image: str, out: Path):
     """As PID 1, a process without a SIGTERM handler ignores docker stop for 10 s."""
     name = f"analysis-stop-test-{time.monotonic_ns()}"
@@ -218,6 +247,7 @@ def test_docker_stop_ends_it_at_once_and_leaves_nothing(analysis_image: str, out
     assert list(out.iterdir()) == []
 
 
+@in_docker
 def test_code_change_reuses_the_installed_packages(base_images: dict[str, str], tmp_path: Path):
     """The point of the layer order: after an edit of analysis.py only the last layers
     are rebuilt; the packages come from the cache."""
@@ -264,6 +294,7 @@ def build_log(context: Path, tag: str, args: dict[str, str]) -> str:
 # --- the naive image, shown first on the page ---------------------------------------------
 
 
+@in_docker
 def test_naive_image_works_but_runs_as_root(naive_image: str, tmp_path: Path):
     out = tmp_path / "out"
     out.mkdir()
