@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 import zipfile
@@ -199,6 +200,57 @@ def build_uv(work: Path, version: str) -> str:
     return tag
 
 
+SUBSET = ("numpy", "pandas", "scikit-learn")
+SUBSET_IMPORTS = "import numpy, pandas, sklearn"
+
+
+def subset_install(work: Path, platform: str, base: str, uv: str) -> tuple[float, float]:
+    """Install numpy, pandas and scikit-learn at their locked versions into a venv on `base`
+    (docker build, no cache), then import them; returns (build s, import s)."""
+    lock = tomllib.loads((IMAGE_DIR / "uv.lock").read_text())
+    pins = [f"{p['name']}=={p['version']}" for p in lock["package"] if p["name"] in SUBSET]
+    context = work / f"subset-{platform.replace('/', '-')}"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {uv} AS uv\nFROM {base}\nCOPY --from=uv /uv /usr/local/bin/uv\n"
+        "RUN uv venv /opt/venv --python python3 && UV_NO_BUILD=1 uv pip install "
+        f"--python /opt/venv/bin/python {' '.join(pins)}\n"
+    )
+    tag = f"docker-basics/arm64-subset:{platform.split('/')[1]}"
+    build_s, build = timed_run(
+        "docker",
+        "build",
+        "--no-cache",
+        "-q",
+        "--platform",
+        platform,
+        "-t",
+        tag,
+        str(context),
+        timeout=3600,
+    )
+    if build.returncode != 0:
+        fail(f"subset build for {platform} failed:\n{build.stderr[-2000:]}")
+    try:
+        import_s, proc = timed_run(
+            "docker",
+            "run",
+            "--rm",
+            "--platform",
+            platform,
+            tag,
+            "/opt/venv/bin/python",
+            "-c",
+            SUBSET_IMPORTS,
+            timeout=1800,
+        )
+        if proc.returncode != 0:
+            fail(f"subset import check for {platform} failed:\n{proc.stderr[-2000:]}")
+    finally:
+        run("docker", "rmi", tag)
+    return build_s, import_s
+
+
 def timed_run(*cmd: str, timeout: float) -> tuple[float, subprocess.CompletedProcess]:
     start = time.perf_counter()
     proc = run(*cmd, timeout=timeout)
@@ -218,6 +270,7 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help=f"keep {BUILT_TAG}")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when written to a file
     if not args.timeout_min > 0:
         parser.error("--timeout-min must be a positive number of minutes")
     if args.rootfs and not (args.rootfs / "etc" / "debian_version").exists():
@@ -267,6 +320,19 @@ def main() -> None:
             f"amd64 native {loops['linux/amd64']:.2f} s, ratio "
             f"{loops['linux/arm64'] / loops['linux/amd64']:.1f}x"
         )
+
+        amd64_uv = f"local/uv:{uv_version()}"  # images/stand-ins/build.sh
+        if have_image(amd64_uv) and have_image("python:3.13-slim"):
+            arm = subset_install(work, "linux/arm64", BASE_TAG, uv)
+            amd = subset_install(work, "linux/amd64", "python:3.13-slim", amd64_uv)
+            print(
+                f"subset ({', '.join(SUBSET)}): install arm64 emulated {arm[0]:.0f} s, "
+                f"amd64 native {amd[0]:.0f} s ({arm[0] / amd[0]:.1f}x); import arm64 "
+                f"{arm[1]:.1f} s, amd64 {amd[1]:.1f} s ({arm[1] / amd[1]:.1f}x)",
+                flush=True,
+            )
+        else:
+            print(f"subset skipped: needs python:3.13-slim and {amd64_uv} (amd64 stand-ins)")
 
         made.append(BUILT_TAG)
         print(
