@@ -7,6 +7,7 @@ pytest tests/images/test_analysis_python.py
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import statistics
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -161,6 +163,13 @@ def test_default_user_is_not_root(analysis_image: str):
 
 
 @in_docker
+def test_labels_say_where_the_source_is(analysis_image: str):
+    labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", analysis_image).stdout)
+    assert labels["org.opencontainers.image.source"].startswith("https://github.com/"), labels
+    assert labels["org.opencontainers.image.licenses"] == "MIT"
+
+
+@in_docker
 def test_installs_exactly_the_locked_versions(analysis_image: str):
     lock = tomllib.loads((PROJECT / "uv.lock").read_text())
     locked = {p["name"]: p["version"] for p in lock["package"] if p["name"] != "analysis"}
@@ -258,7 +267,7 @@ def test_code_change_reuses_the_installed_packages(base_images: dict[str, str], 
     try:
         build(context, tag, args)
         with open(context / "analysis.py", "a") as f:
-            f.write("# an edit\n")
+            f.write(f"# an edit {uuid.uuid4().hex}\n")  # never built before: not in the cache
         log = build_log(context, tag, args)
     finally:
         docker("rmi", tag, check=False)
