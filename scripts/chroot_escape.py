@@ -21,15 +21,16 @@ Standard library only (ctypes for mount, umount2 and pivot_root), Python
 
 from __future__ import annotations
 
-import signal
+import _signal  # the C module under `signal`, which imports enum first (~3 ms)
 
 if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see Stop, below)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM})
 
 import argparse
 import ctypes
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -63,8 +64,8 @@ def mount(
 ) -> None:
     check(
         libc.mount(
-            source and source.encode(),
-            target.encode(),
+            source and os.fsencode(source),  # fsencode: a name that is not UTF-8, too
+            os.fsencode(target),
             fstype and fstype.encode(),
             ctypes.c_ulong(flags),
             data and data.encode(),
@@ -281,16 +282,17 @@ def stopped_message(signum: int, what: str) -> str:
     return f"{PROG}: stopped by {name}; {what}"
 
 
-def cannot_run(name: str, exc: OSError) -> int:
+def cannot_run(name: str, exc: OSError | ValueError) -> int:
     """One line on why the command did not start; 127 not found, 126 not runnable."""
-    if name in SHELL_BUILTINS and isinstance(exc, FileNotFoundError):
+    missing = isinstance(exc, FileNotFoundError) or not name  # "": execvp's ValueError
+    if name in SHELL_BUILTINS and missing:
         why = f"it is a shell builtin, not a program; run it in a shell: sh -c '{name} ...'"
-    elif isinstance(exc, FileNotFoundError):
+    elif missing:
         why = "command not found"
     else:
         why = exc.strerror or str(exc)
-    print(f"{PROG}: cannot run {name}: {why}", file=sys.stderr)
-    return 127 if isinstance(exc, FileNotFoundError) else 126
+    print(f"{PROG}: cannot run {name or repr(name)}: {why}", file=sys.stderr)
+    return 127 if missing else 126
 
 
 # --- the command line -------------------------------------------------------------
@@ -323,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                 result = demo(box, use_pivot)
                 Stop.check()
                 print(f"{name + ':':12} {result}")
+        shutil.rmtree(box)
+        Stop.check()  # one that came at the very end is not lost
         return 0
     except (DemoError, OSError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

@@ -20,10 +20,10 @@ it is not found; 128 + n when signal n killed it, or stopped the script
 
 from __future__ import annotations
 
-import signal
+import _signal  # the C module under `signal`, which imports enum first (~3 ms)
 
 if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see Stop, below)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM})
 
 import argparse
 import ctypes
@@ -31,6 +31,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import stat
 import struct
 import sys
@@ -74,7 +75,8 @@ BUILTINS = {
     "trap",
 }
 # Refused as a target, or as a folder a target would be made in (at any depth),
-# except in the folders for one's own files among them.
+# except in the folders for one's own files among them. So are / and a new
+# folder right in it (`box` typed with / as the working directory).
 SYSTEM_DIRS = {
     "/bin",
     "/boot",
@@ -408,7 +410,7 @@ def system_folder(path: Path) -> str | None:
     for folder in [path, *path.parents]:
         if str(folder) in OWN_FILES and folder != path:
             return None
-        if str(folder) in SYSTEM_DIRS or folder == Path("/") == path:
+        if str(folder) in SYSTEM_DIRS or folder == Path("/") == path.parent:  # /, /box
             return str(folder)
     return None
 
@@ -504,8 +506,8 @@ def mount(
 ) -> None:
     check(
         libc.mount(
-            source and source.encode(),
-            target.encode(),
+            source and os.fsencode(source),  # fsencode: a name that is not UTF-8, too
+            os.fsencode(target),
             fstype and fstype.encode(),
             ctypes.c_ulong(flags),
             data and data.encode(),
@@ -592,7 +594,7 @@ def enter(folder: str, command: list[str]) -> int:
         env = {"PATH": CLEAN_PATH, "HOME": "/root", "TERM": os.environ.get("TERM", "dumb")}
         try:
             os.execvpe(program, command, {**env, "PS1": "sandbox# "})
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             os._exit(cannot_run(program, exc))
         finally:
             os._exit(125)
@@ -727,16 +729,17 @@ def stopped_message(signum: int, what: str) -> str:
     return f"{PROG}: stopped by {name}; {what}"
 
 
-def cannot_run(name: str, exc: OSError) -> int:
+def cannot_run(name: str, exc: OSError | ValueError) -> int:
     """One line on why the command did not start; 127 not found, 126 not runnable."""
-    if name in SHELL_BUILTINS and isinstance(exc, FileNotFoundError):
+    missing = isinstance(exc, FileNotFoundError) or not name  # "": execvp's ValueError
+    if name in SHELL_BUILTINS and missing:
         why = f"it is a shell builtin, not a program; run it in a shell: sh -c '{name} ...'"
-    elif isinstance(exc, FileNotFoundError):
+    elif missing:
         why = "command not found"
     else:
         why = exc.strerror or str(exc)
-    print(f"{PROG}: cannot run {name}: {why}", file=sys.stderr)
-    return 127 if isinstance(exc, FileNotFoundError) else 126
+    print(f"{PROG}: cannot run {name or repr(name)}: {why}", file=sys.stderr)
+    return 127 if missing else 126
 
 
 # --- Command line --------------------------------------------------------------

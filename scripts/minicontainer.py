@@ -82,8 +82,8 @@ def mount(
 ) -> None:
     check(
         libc.mount(
-            source and source.encode(),
-            target.encode(),
+            source and os.fsencode(source),  # fsencode: a name that is not UTF-8, too
+            os.fsencode(target),
             fstype and fstype.encode(),
             ctypes.c_ulong(flags),
             data and data.encode(),
@@ -347,13 +347,24 @@ def run(args: SimpleNamespace) -> int:
     rootfs = os.path.realpath(args.rootfs)
     if rootfs == "/":
         raise UsageError("the root filesystem must be a folder other than /, the host's own")
+    try:
+        os.listdir(rootfs)
+    except PermissionError:
+        raise UsageError(
+            f"may not look into {args.rootfs} (permission denied); run with sudo"
+        ) from None
+    except OSError:
+        pass  # not there, or not a folder: said below
     for needed in ("proc", "dev"):
         if not os.path.isdir(f"{rootfs}/{needed}"):
             raise UsageError(f"{args.rootfs} has no /{needed} folder; is it a root filesystem?")
     for source, target, _ in args.volume:
         if not os.path.exists(source):
             raise UsageError(f"volume source {source} does not exist")
-        if not os.path.exists(os.path.join(rootfs, target.lstrip("/"))):
+        where = os.path.realpath(os.path.join(rootfs, target.lstrip("/")))
+        if not where.startswith(rootfs + "/"):  # mount would follow it onto the host's folder
+            raise UsageError(f"volume target {target} leads out of {args.rootfs} (.. or a link)")
+        if not os.path.exists(where):
             raise UsageError(
                 f"volume target {target} does not exist in {args.rootfs}; create it there first"
             )
@@ -518,16 +529,17 @@ def stopped_message(signum: int, what: str) -> str:
     return f"{PROG}: stopped by {name}; {what}"
 
 
-def cannot_run(name: str, exc: OSError) -> int:
+def cannot_run(name: str, exc: OSError | ValueError) -> int:
     """One line on why the command did not start; 127 not found, 126 not runnable."""
-    if name in SHELL_BUILTINS and isinstance(exc, FileNotFoundError):
+    missing = isinstance(exc, FileNotFoundError) or not name  # "": execvp's ValueError
+    if name in SHELL_BUILTINS and missing:
         why = f"it is a shell builtin, not a program; run it in a shell: sh -c '{name} ...'"
-    elif isinstance(exc, FileNotFoundError):
+    elif missing:
         why = "command not found"
     else:
         why = exc.strerror or str(exc)
-    print(f"{PROG}: cannot run {name}: {why}", file=sys.stderr)
-    return 127 if isinstance(exc, FileNotFoundError) else 126
+    print(f"{PROG}: cannot run {name or repr(name)}: {why}", file=sys.stderr)
+    return 127 if missing else 126
 
 
 # --- limits on the command line: the same checks in cgroups.py and minicontainer.py --
@@ -557,11 +569,16 @@ def pids_limit(text: str) -> int:
     return int(digits)
 
 
+def decimal(text: str) -> float:
+    """float(), but of ASCII only: float() also reads '١٢' (Arabic-Indic digits) and '1_0'."""
+    return float(text) if text.isascii() and "_" not in text else float("nan")
+
+
 def cpus(text: str) -> float:
     """--cpus: CPUs' worth of time, from 0.01 to the CPUs there are (docker's range)."""
     most = os.cpu_count() or 1
     try:
-        value = float(text)
+        value = decimal(text)
     except ValueError:
         value = float("nan")
     if not 0.01 <= value <= most:  # false for nan, too
@@ -593,13 +610,24 @@ class UsageError(Exception):
 
 def volume(text: str) -> tuple[str, str, bool]:
     parts = text.split(":")
-    if len(parts) not in (2, 3) or not parts[1].startswith("/") or parts[2:] not in ([], ["ro"]):
+    if (
+        len(parts) not in (2, 3)
+        or not parts[0]
+        or not parts[1].startswith("/")
+        or parts[2:] not in ([], ["ro"])
+    ):
         raise UsageError(f"{text!r} is not HOST_PATH:/CONTAINER_PATH[:ro]")
+    if os.path.normpath(parts[1]) in ("/", "//"):  # as docker run: it would hide the whole root
+        raise UsageError(f"{text!r}: the container path may not be / itself")
     return os.path.abspath(parts[0]), parts[1], parts[2:] == ["ro"]
 
 
 def hostname(text: str) -> str:
-    if not 0 < len(text.encode()) <= HOST_NAME_MAX:
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:  # bytes that are not UTF-8, passed on by the shell as they were
+        raise UsageError(f"{text!r} is not UTF-8 text; give a host name such as box") from None
+    if not 0 < size <= HOST_NAME_MAX:
         raise UsageError(f"{text!r} is not a host name of 1 to {HOST_NAME_MAX} characters")
     return text
 

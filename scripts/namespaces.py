@@ -20,14 +20,15 @@ Standard library only (ctypes for the calls Python 3.11 lacks), Linux.
 
 from __future__ import annotations
 
-import signal
+import _signal  # the C module under `signal`, which imports enum first (~3 ms)
 
 if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see Stop, below)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM})
 
 import argparse
 import ctypes
 import os
+import signal
 import socket
 import sys
 import time
@@ -68,8 +69,8 @@ def mount(
 ) -> None:
     check(
         libc.mount(
-            source and source.encode(),
-            target.encode(),
+            source and os.fsencode(source),  # fsencode: a name that is not UTF-8, too
+            os.fsencode(target),
             fstype and fstype.encode(),
             ctypes.c_ulong(flags),
             data and data.encode(),
@@ -166,7 +167,7 @@ def exec_command(command: list[str]) -> None:
     """In the child: become the command, or say why not. Never returns."""
     try:
         os.execvp(command[0], command)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         os._exit(cannot_run(command[0], exc))
     finally:
         os._exit(125)
@@ -348,16 +349,17 @@ def stopped_message(signum: int, what: str) -> str:
     return f"{PROG}: stopped by {name}; {what}"
 
 
-def cannot_run(name: str, exc: OSError) -> int:
+def cannot_run(name: str, exc: OSError | ValueError) -> int:
     """One line on why the command did not start; 127 not found, 126 not runnable."""
-    if name in SHELL_BUILTINS and isinstance(exc, FileNotFoundError):
+    missing = isinstance(exc, FileNotFoundError) or not name  # "": execvp's ValueError
+    if name in SHELL_BUILTINS and missing:
         why = f"it is a shell builtin, not a program; run it in a shell: sh -c '{name} ...'"
-    elif isinstance(exc, FileNotFoundError):
+    elif missing:
         why = "command not found"
     else:
         why = exc.strerror or str(exc)
-    print(f"{PROG}: cannot run {name}: {why}", file=sys.stderr)
-    return 127 if isinstance(exc, FileNotFoundError) else 126
+    print(f"{PROG}: cannot run {name or repr(name)}: {why}", file=sys.stderr)
+    return 127 if missing else 126
 
 
 # --- the command line --------------------------------------------------------------
@@ -373,7 +375,11 @@ def process_id(text: str) -> int:
 
 
 def hostname(text: str) -> str:
-    if not 0 < len(text.encode()) <= HOST_NAME_MAX:
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:  # bytes that are not UTF-8, passed on by the shell as they were
+        raise UsageError(f"{text!r} is not UTF-8 text; give a host name such as box") from None
+    if not 0 < size <= HOST_NAME_MAX:
         raise UsageError(f"{text!r} is not a host name of 1 to {HOST_NAME_MAX} characters")
     return text
 

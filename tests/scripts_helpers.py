@@ -53,6 +53,28 @@ def script(
     )
 
 
+def signalled_inside(
+    name: str, args: list[str], function: str, signum: int
+) -> subprocess.CompletedProcess[str]:
+    """Run scripts/<name> with `function` ('shutil.rmtree') sending it signum when called:
+    a moment chosen exactly, where a signal sent from outside would need luck."""
+    module = function.rsplit(".", 1)[0]
+    code = (
+        f"import os, runpy, sys, {module}\n"
+        f"real = {function}\n"
+        "def signalled(*args, **kwargs):\n"
+        f"    os.kill(os.getpid(), {int(signum)})\n"
+        "    return real(*args, **kwargs)\n"
+        f"{function} = signalled\n"
+        f"sys.argv = {[str(SCRIPTS / name), *args]!r}\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    return subprocess.run(
+        [PY, "-c", code], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )  # fmt: skip
+
+
 def one_line(proc: subprocess.CompletedProcess[str], status: int, message: str) -> None:
     """The failure looks as the scripts promise: one line naming the fault, no traceback."""
     assert proc.returncode == status, (proc.returncode, proc.stderr)

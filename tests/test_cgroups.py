@@ -233,6 +233,10 @@ BAD_INPUT = {
     "timeout nan": (["--memory", "1G", "--timeout", "nan", "--", "true"], "'nan' is not a number"),
     "timeout inf": (["--memory", "1G", "--timeout", "inf", "--", "true"], "'inf' is not a number"),
     "timeout huge": (["--memory", "1G", "--timeout", "1e300", "--", "true"], "to 604800"),
+    # float() reads other scripts' digits and underscores: '٢٢' was 22 s, '٢' 2 CPUs
+    "timeout ٢٢": (["--memory", "1G", "--timeout", "٢٢", "--", "true"], "'٢٢' is not a number"),
+    "timeout 1_0": (["--memory", "1G", "--timeout", "1_0", "--", "true"], "'1_0' is not a number"),
+    "cpus ٢": (["--cpus", "٢", "--", "true"], "argument --cpus: '٢' is not a number of CPUs"),
     "unknown flag": (["--memroy", "64M", "--", "true"], "unrecognized arguments: --memroy"),
 }
 

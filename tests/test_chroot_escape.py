@@ -5,7 +5,16 @@ from __future__ import annotations
 import signal
 
 import pytest
-from scripts_helpers import NOBODY, PY, SCRIPTS, chroot_escape_boxes, one_line, script, stop_at
+from scripts_helpers import (
+    NOBODY,
+    PY,
+    SCRIPTS,
+    chroot_escape_boxes,
+    one_line,
+    script,
+    signalled_inside,
+    stop_at,
+)
 
 RESULT = [
     "chroot:      entered: inside the box; after the escape attempt: on the host's /",
@@ -56,4 +65,19 @@ def test_signal_removes_the_box(signame: str, delay: float):
     assert stop.returncode == 128 + SIGNALS[signame], stop.stderr
     assert stop.stderr.startswith(f"chroot_escape.py: stopped by {name}; /tmp/chroot-escape-")
     assert stop.stderr.endswith(" is removed\n") and stop.stderr.count("\n") == 1
+    assert chroot_escape_boxes() == before
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("signame", SIGNALS)
+def test_a_signal_while_the_box_is_removed_is_not_lost(signame: str):
+    """After the last demo the box was removed in a `finally`, after the last check for a
+    signal: one that came meanwhile was lost, and the script said nothing and exited 0."""
+    before = chroot_escape_boxes()
+    proc = signalled_inside("chroot_escape.py", ["chroot"], "shutil.rmtree", SIGNALS[signame])
+    name = "SIGINT (Ctrl-C)" if signame == "SIGINT" else "SIGTERM"
+    assert proc.returncode == 128 + SIGNALS[signame], proc.stderr
+    assert proc.stdout.splitlines() == RESULT[:1]
+    assert proc.stderr.startswith(f"chroot_escape.py: stopped by {name}; /tmp/chroot-escape-")
+    assert proc.stderr.endswith(" is removed\n") and proc.stderr.count("\n") == 1
     assert chroot_escape_boxes() == before

@@ -225,6 +225,18 @@ BAD = {
 }
 
 
+def test_a_new_folder_right_in_the_root_is_refused():
+    """`create_sandbox.py box` typed in / made /box, next to /usr and /etc."""
+    assert not Path("/box").exists()
+    proc = run("box", "-c", "true", cwd=Path("/"))
+    assert (proc.returncode, proc.stdout) == (125, ""), proc.stderr
+    assert (
+        proc.stderr
+        == "create_sandbox.py: box is inside /, a system folder; build the sandbox somewhere else\n"
+    )
+    assert not Path("/box").exists()
+
+
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_bad_input(case: str, tmp_path: Path):
     args, message = BAD[case]

@@ -3,12 +3,13 @@ on the host, under cgroups.py and inside a Docker container."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
 import limits_report
 import pytest
-from scripts_helpers import PY, SCRIPTS, one_line, script
+from scripts_helpers import PY, SCRIPTS, one_line, script, signalled_inside
 
 
 def fake_proc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cgroup: str, mountinfo: str):
@@ -81,6 +82,19 @@ def test_no_cgroup_filesystem_at_all(tmp_path, monkeypatch, capsys):
 )
 def test_bad_input(args: list[str], status: int, message: str):
     one_line(script("limits_report.py", *args), status, message)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_midway_is_one_line(signum: int):
+    """Ctrl-C (while it imported numpy, say) ended in a KeyboardInterrupt traceback, SIGTERM
+    with no word. Here the signal comes with the report half printed."""
+    proc = signalled_inside("limits_report.py", [], "os.sched_getaffinity", signum)
+    name = "SIGINT (Ctrl-C)" if signum == signal.SIGINT else "SIGTERM"
+    assert (proc.returncode, proc.stderr) == (
+        128 + signum,
+        f"limits_report.py: stopped by {name}\n",
+    )
+    assert proc.stdout.startswith("os.cpu_count():") and "CPU affinity" not in proc.stdout
 
 
 def test_help():

@@ -144,6 +144,11 @@ BAD_INPUT = {
     "volume syntax": (["-v", "nocolon", "{box}", "true"], "argument -v: 'nocolon' is not HOST_"),
     "volume source": (["-v", "/nonexistent:/data", "{box}", "true"], "volume source /nonexist"),
     "volume target": (["-v", "/tmp:/nodir", "{box}", "true"], "volume target /nodir does not"),
+    # An empty host path was the working directory, mounted without a word.
+    "volume no source": (["-v", ":/data", "{box}", "true"], "':/data' is not HOST_PATH:/"),
+    "volume target /": (["-v", "/tmp:/", "{box}", "true"], "container path may not be / itself"),
+    # Mounted on the host's /tmp (in the container's mount namespace), not in the box.
+    "volume target ..": (["-v", "/tmp:/../../tmp", "{box}", "true"], "/../../tmp leads out of"),
     "memory 0": (["--memory", "0", "{box}", "true"], "argument --memory: '0' is not a size"),
     "memory nan": (["--memory", "nan", "{box}", "true"], "argument --memory: 'nan' is not a"),
     "memory too small": (
@@ -162,6 +167,7 @@ BAD_INPUT = {
     "cpus missing": (["--cpus"], "argument --cpus: expected one argument"),
     "hostname long": (["--hostname", LONG_NAME, "{box}", "true"], "not a host name of 1 to 64"),
     "hostname empty": (["--hostname=", "{box}", "true"], "'' is not a host name"),
+    "hostname not UTF-8": (["--hostname", "a\udcff", "{box}", "true"], "is not UTF-8 text"),
     "unknown flag": (["--memroy", "64M", "{box}", "true"], "unrecognized arguments: --memroy"),
 }
 
@@ -173,11 +179,42 @@ def test_bad_input(case: str, sandbox: Path):
     one_line(proc, 125, message)
 
 
+def test_volume_target_through_a_link_out_of_the_box(sandbox: Path):
+    """A link in the root filesystem to a host folder: mount(2) would follow it there."""
+    link = sandbox / "hostlink"
+    link.symlink_to("/etc")
+    try:
+        proc = script("minicontainer.py", "-v", "/tmp:/hostlink", sandbox, "true")
+    finally:
+        link.unlink()
+    one_line(proc, 125, f"volume target /hostlink leads out of {sandbox} (.. or a link)")
+
+
+@pytest.mark.root
+def test_a_root_filesystem_the_user_may_not_read(tmp_path: Path):
+    """It said '... has no /proc folder; is it a root filesystem?' of a folder that has one."""
+    box = tmp_path / "private" / "box"
+    (box / "proc").mkdir(parents=True)
+    (box / "dev").mkdir()
+    (tmp_path / "private").chmod(0o700)
+    proc = script("minicontainer.py", box, "true", user=NOBODY)
+    one_line(proc, 125, f"may not look into {box} (permission denied); run with sudo")
+
+
+@pytest.mark.root
+def test_a_root_filesystem_whose_name_is_not_utf8(tmp_path: Path):
+    """Its bind mount failed with 'UnicodeEncodeError' (mount() encoded names as UTF-8)."""
+    box = build_sandbox(tmp_path / "box", "true").rename(tmp_path / "box\udcff")
+    proc = script("minicontainer.py", box, "true")
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
 BAD_COMMANDS = {
     "builtin cd": (["cd", "/"], 127, "cannot run cd: it is a shell builtin, not a program"),
     "builtin export": (["export"], 127, "cannot run export: it is a shell builtin"),
     "not found": (["no-such-command"], 127, "cannot run no-such-command: command not found"),
     "not runnable": (["/etc/passwd"], 126, "cannot run /etc/passwd: Permission denied"),
+    "empty name": ([""], 127, "cannot run '': command not found"),
 }
 
 

@@ -107,6 +107,7 @@ BAD_INPUT = {
     "show missing": (["show", "4194303"], "no process 4194303"),
     "hostname long": (["run", "--hostname", LONG_NAME, "--", "true"], "not a host name of 1"),
     "hostname empty": (["run", "--hostname", "", "--", "true"], "'' is not a host name"),
+    "hostname not UTF-8": (["run", "--hostname", "a\udcff", "--", "true"], "is not UTF-8 text"),
 }
 
 
@@ -121,6 +122,7 @@ BAD_COMMANDS = {
     "builtin export": (["export", "A=1"], 127, "cannot run export: it is a shell builtin"),
     "not found": (["no-such-command"], 127, "cannot run no-such-command: command not found"),
     "not runnable": (["/etc/passwd"], 126, "cannot run /etc/passwd: Permission denied"),
+    "empty name": ([""], 127, "cannot run '': command not found"),  # was 125 and no word
 }
 
 

@@ -4,9 +4,11 @@ the same, and so must what the scripts say and return for the same failure."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
-from scripts_helpers import SCRIPTS, script
+from scripts_helpers import SCRIPTS, SYSTEM_PYTHON, script
 
 ALL = ["cgroups.py", "chroot_escape.py", "create_sandbox.py", "limits_report.py",
        "minicontainer.py", "namespaces.py"]  # fmt: skip
@@ -61,11 +63,34 @@ def test_unknown_flag_is_125_as_in_docker_run(name: str):
 def test_help(name: str):
     proc = script(name, "--help")
     assert proc.returncode == 0 and proc.stdout.startswith(f"usage: {name}"), proc.stderr
+    assert "%%" not in proc.stdout  # argparse leaves %% as it is in an epilog without %(prog)
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="needs strace")
+@pytest.mark.parametrize("name", ALL)
+def test_stop_signals_are_held_back_before_anything_slow_is_imported(name: str):
+    """A Ctrl-C while `import signal` loaded enum (~3 ms) ended in a KeyboardInterrupt
+    traceback, a SIGTERM then in no word at all: the first line now blocks both with the
+    C module _signal, before the first module the script itself imports (enum)."""
+    proc = subprocess.run(
+        ["strace", "-e", "trace=rt_sigprocmask,openat", SYSTEM_PYTHON, SCRIPTS / name, "--help"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    calls = proc.stderr.splitlines()
+    block = next(
+        i
+        for i, c in enumerate(calls)
+        if re.match(r"rt_sigprocmask\(SIG_BLOCK, \[(INT TERM|TERM INT)\]", c)
+    )
+    enum = next((i for i, c in enumerate(calls) if "/enum." in c), len(calls))  # or none
+    assert block < enum, calls[: enum + 1]
 
 
 @pytest.mark.parametrize(
-    "flag", [["--memory", "0"], ["--memory", "1e3"], ["--pids-limit", "0"], ["--cpus", "nan"]]
-)
+    "flag",
+    [["--memory", "0"], ["--memory", "1e3"], ["--pids-limit", "0"], ["--cpus", "nan"],
+     ["--cpus", "٢"], ["--cpus", "0.2_5"], ["--pids-limit", "٢٢"]],
+)  # fmt: skip
 def test_cgroups_and_minicontainer_check_limits_alike(flag: list[str]):
     ours = script("cgroups.py", *flag, "--", "true")
     mini = script("minicontainer.py", *flag, "/", "true")
@@ -74,7 +99,9 @@ def test_cgroups_and_minicontainer_check_limits_alike(flag: list[str]):
 
 
 @pytest.mark.root
-@pytest.mark.parametrize(("command", "status"), [(["cd", "/"], 127), (["no-such-thing"], 127)])
+@pytest.mark.parametrize(
+    ("command", "status"), [(["cd", "/"], 127), (["no-such-thing"], 127), ([""], 127)]
+)
 def test_a_command_that_cannot_run_is_said_alike(command: list[str], status: int, tmp_path):
     box = tmp_path / "box"
     assert script("create_sandbox.py", box, "-c", "true").returncode == 0
