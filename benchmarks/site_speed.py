@@ -6,9 +6,11 @@
 The baseline is a Material site with one page and the same theme settings
 (palette, features, fonts), built and served the same way in the same run.
 Both are served gzip-compressed, as GitHub Pages serves them. Per page: bytes
-transferred on a cold load (Chromium, cache off) and
-Lighthouse's performance, accessibility, best-practices and SEO scores, the
-median of --runs runs with the pages taking turns. The mobile preset slows the
+transferred on a cold load (Chromium, cache off), how many times Chromium
+recomputed the page's styles and layout during that load (counts that do not
+depend on the machine's speed), and Lighthouse's performance, accessibility,
+best-practices and SEO scores and main-thread work, the median of --runs runs
+with the pages taking turns (--runs 0: no Lighthouse). The mobile preset slows the
 CPU 4x relative to the machine, so the script also prints the machine's speed
 (Lighthouse's benchmarkIndex) and the slowdown Lighthouse's own calibration
 would pick for it. Site build: median of 5 builds of each, alternated.
@@ -65,7 +67,11 @@ def baseline_project(tmp: Path) -> Path:
     return project
 
 
-def page_weight(browser, url: str) -> int:
+def page_load(browser, url: str) -> tuple[int, dict[str, int]]:
+    """Bytes transferred by a cold load, and how often Chromium recomputed the styles
+    and the layout of the page meanwhile (Performance.getMetrics). The counts do
+    not depend on the machine's speed, so they compare two versions of a page
+    where Lighthouse's score, on a shared machine, moves by several points."""
     context = browser.new_context()
     page = context.new_page()
     sizes: list[int] = []
@@ -73,12 +79,23 @@ def page_weight(browser, url: str) -> int:
         "requestfinished",
         lambda r: sizes.append(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]),
     )
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
     page.goto(url, wait_until="networkidle")
+    page.wait_for_timeout(500)  # what the bundle does after the network is idle
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     context.close()
-    return sum(sizes)
+    return sum(sizes), {
+        "restyles": int(metrics["RecalcStyleCount"]),
+        "layouts": int(metrics["LayoutCount"]),
+    }
 
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+# Besides the scores: the main thread's work during the load, in ms (Lighthouse's
+# "Minimize main-thread work", CPU slowdown included). Finer than the score,
+# which moves in steps and saturates near 100.
+COLUMNS = (*CATEGORIES, "main-thread-ms")
 
 
 def cpu_slowdown_for(benchmark_index: float) -> float:
@@ -117,20 +134,23 @@ def lighthouse(url: str, preset: str) -> dict[str, int]:
     )
     report = json.loads(proc.stdout)
     BENCHMARK_INDEX.append(report["environment"]["benchmarkIndex"])
-    return {k: round(report["categories"][k]["score"] * 100) for k in CATEGORIES}
+    scores = {k: round(report["categories"][k]["score"] * 100) for k in CATEGORIES}
+    work = report["audits"]["mainthread-work-breakdown"]["numericValue"]
+    return {**scores, "main-thread-ms": round(work)}
 
 
 def lighthouse_medians(urls: list[str], preset: str, runs: int) -> list[dict[str, int]]:
     """The median of each score over the runs, per URL. The URLs take turns (all of
     them once, then again), so that a slow spell of a shared machine spreads over
     all pages instead of sinking every run of one of them."""
+    if runs == 0:
+        return [{} for _ in urls]
     results: list[list[dict[str, int]]] = [[] for _ in urls]
     for _ in range(runs):
         for url, result in zip(urls, results, strict=True):
             result.append(lighthouse(url, preset))
     return [
-        {k: round(statistics.median(r[k] for r in result)) for k in CATEGORIES}
-        for result in results
+        {k: round(statistics.median(r[k] for r in result)) for k in COLUMNS} for result in results
     ]
 
 
@@ -148,7 +168,7 @@ def main() -> None:
         type=int,
         default=5,
         help="Lighthouse runs per page; the median of each score is kept "
-        "(Lighthouse's scores vary from run to run)",
+        "(Lighthouse's scores vary from run to run); 0: no Lighthouse",
     )
     parser.add_argument(
         "--builds",
@@ -164,8 +184,8 @@ def main() -> None:
         "page; page weights are always measured on every page)",
     )
     args = parser.parse_args()
-    if args.runs < 1 or args.builds < 1:
-        parser.error("--runs and --builds must be at least 1")
+    if args.runs < 0 or args.builds < 1:
+        parser.error("--runs must be 0 or more, --builds at least 1")
     # Checked first: the builds before the first Lighthouse run take a minute.
     for tool, remedy in (
         (BIN / "mkdocs", "run `make test` first, which creates .venv"),
@@ -199,8 +219,9 @@ def main() -> None:
         with serve(ours_site, gzip=True) as ours_url, serve(base_site, gzip=True) as base_url:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                base_weight = page_weight(browser, base_url + "/")
-                weights = [page_weight(browser, ours_url + path) for path in pages]
+                base_weight, base_work = page_load(browser, base_url + "/")
+                loads = [page_load(browser, ours_url + path) for path in pages]
+                weights = [weight for weight, _ in loads]
                 browser.close()
             scored = pages
             if args.pages:
@@ -215,37 +236,48 @@ def main() -> None:
         f"site build: ours {t_ours:.1f} s, baseline {t_base:.1f} s, "
         f"ratio {t_ours / t_base:.1f} (goal <= 5)"
     )
-    index = statistics.median(BENCHMARK_INDEX)
-    print(f"Lighthouse preset: {preset}, median of {args.runs} runs per page, pages in turn")
-    print(
-        f"machine speed (Lighthouse benchmarkIndex) over the runs: "
-        f"min {min(BENCHMARK_INDEX):.0f}, median {index:.0f}, max {max(BENCHMARK_INDEX):.0f}"
-    )
-    if preset == "mobile":
+    if BENCHMARK_INDEX:
+        index = statistics.median(BENCHMARK_INDEX)
+        print(f"Lighthouse preset: {preset}, median of {args.runs} runs per page, pages in turn")
         print(
-            f"CPU slowdown that Lighthouse's calibration suggests at the median: "
-            f"{cpu_slowdown_for(index):.1f}x (the preset uses 4x)"
+            f"machine speed (Lighthouse benchmarkIndex) over the runs: "
+            f"min {min(BENCHMARK_INDEX):.0f}, median {index:.0f}, max {max(BENCHMARK_INDEX):.0f}"
         )
-    print(f"{'page':42} {'KB':>7} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5}")
+        if preset == "mobile":
+            print(
+                f"CPU slowdown that Lighthouse's calibration suggests at the median: "
+                f"{cpu_slowdown_for(index):.1f}x (the preset uses 4x)"
+            )
+    print(
+        f"{'page':42} {'KB':>5} {'restyle':>7} {'layout':>6} "
+        f"{'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5} {'main ms':>7}"
+    )
 
-    def row(name: str, weight: int, scores: dict[str, int] | None) -> str:
-        cells = (f" {scores[k]:5d}" if scores else f" {'-':>5}" for k in CATEGORIES)
-        return f"{name:42} {weight / 1024:7.0f}" + "".join(cells)
+    def row(name: str, weight: int, work: dict[str, int], scores: dict[str, int] | None) -> str:
+        widths = [5] * len(CATEGORIES) + [7]
+        cells = (
+            f" {scores[k] if scores else '-':>{w}}" for k, w in zip(COLUMNS, widths, strict=True)
+        )
+        return (
+            f"{name:42} {weight / 1024:5.0f} {work['restyles']:7d} {work['layouts']:6d}"
+            + "".join(cells)
+        )
 
-    print(row("(baseline, one page)", base_weight, base_scores))
-    for path, weight in zip(pages, weights, strict=True):
-        print(row(path, weight, scores_of.get(path)))  # None: not scored (--pages)
+    print(row("(baseline, one page)", base_weight, base_work, base_scores or None))
+    for path, (weight, work) in zip(pages, loads, strict=True):
+        print(row(path, weight, work, scores_of.get(path)))  # None: not scored
     median = statistics.median(weights)
     print(
         f"median page weight: {median / 1024:.0f} KB = {median / base_weight:.2f}x the "
         "baseline (goal <= 1.2)"
     )
-    worst_perf = min(s["performance"] for s in scores)
-    worst_a11y = min(s["accessibility"] for s in scores)
-    print(
-        f"lowest performance {worst_perf} (goal >= 95), lowest accessibility {worst_a11y} "
-        "(goal 100)"
-    )
+    if args.runs:
+        worst_perf = min(s["performance"] for s in scores)
+        worst_a11y = min(s["accessibility"] for s in scores)
+        print(
+            f"lowest performance {worst_perf} (goal >= 95), lowest accessibility {worst_a11y} "
+            "(goal 100)"
+        )
     sys.exit(0)
 
 

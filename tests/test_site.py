@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 from nbclient import NotebookClient
-from site_helpers import build_small_site
+from site_helpers import build_small_site, sha256
 
 BIN = Path(sys.executable).parent
 NOTEBOOKS = sorted((ROOT / "docs").rglob("*.ipynb"))
@@ -183,3 +183,91 @@ def test_trim_leaves_strings_and_urls_as_they_are():
     trim = load_trimmer().trim
     css = '.a::before{content:"};{.gone";background:url(data:image/png;base64,AA==)}'
     assert trim([css], {"a"}) == [css]
+
+
+# --- what our customisations of Material depend on ---------------------------------
+# Each entry: our file, what of Material's it relies on, that Material file (a glob
+# under the installed package) and its SHA-256 when we last checked the two together.
+# When Material changes one of these files, the test fails: re-check our file against
+# the new one (docs/about/contributing.md, "Customising Material"), then record the
+# new hash here.
+MATERIAL = Path(importlib.util.find_spec("material").origin).parent
+BUNDLE = "templates/assets/javascripts/bundle.*.min.js"
+MATERIAL_DEPENDENCIES = [
+    (
+        "docs/.overrides/main.html",
+        "base.html's blocks extrahead and scripts",
+        "templates/base.html",
+        "a919e32d2225e09ecbdeb8076ca6ce9ca0836329760bf7871a04172569b77842",
+    ),
+    (
+        "docs/assets/javascripts/lazy-search.js",
+        "the bundle asks for search/search_index.json with XMLHttpRequest when it starts",
+        BUNDLE,
+        "b9a1ef14b5e91ad61fa8d7dd42e1f55e6af0ebd224bc8970dff0e7d7311b172f",
+    ),
+    (
+        "docs/assets/javascripts/wide-code-focusable.js",
+        "with content.lazy (mkdocs.yml), the bundle makes a wide code block focusable "
+        "only once it is in view",
+        BUNDLE,
+        "b9a1ef14b5e91ad61fa8d7dd42e1f55e6af0ebd224bc8970dff0e7d7311b172f",
+    ),
+    (
+        "tools/hooks/console_copy.py",
+        "the copy button copies the closest [data-copy]",
+        BUNDLE,
+        "b9a1ef14b5e91ad61fa8d7dd42e1f55e6af0ebd224bc8970dff0e7d7311b172f",
+    ),
+    (
+        "tools/hooks/theme_fixes.py",
+        "the search dialog's markup (it has no name)",
+        "templates/partials/search.html",
+        "bfd556535abcddb99396ab2a7e3acc2ebcd3f36756007d3969396caa4126be30",
+    ),
+    (
+        "tools/hooks/theme_fixes.py",
+        'the repository link\'s data-md-component="source" (fetches from api.github.com)',
+        "templates/partials/source.html",
+        "6847616d67be4920d39c278c2799bf20222bbc02ee2a8393aca85e3eaa518752",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("ours", "relies_on", "upstream", "digest"),
+    MATERIAL_DEPENDENCIES,
+    ids=[f"{ours}:{Path(upstream).name}" for ours, _, upstream, _ in MATERIAL_DEPENDENCIES],
+)
+def test_material_files_our_customisations_rely_on_are_unchanged(
+    ours: str, relies_on: str, upstream: str, digest: str
+):
+    assert (ROOT / ours).is_file(), f"{ours} is gone: drop its entry here"
+    found = sorted(MATERIAL.glob(upstream))
+    assert len(found) == 1, f"installed Material has no single {upstream} ({found})"
+    assert sha256(found[0]) == digest, (
+        f"Material's {upstream} changed: check that {ours} still holds ({relies_on}), "
+        f"then record sha256 {sha256(found[0])} in tests/test_site.py"
+    )
+
+
+def test_the_overrides_folder_holds_only_what_is_listed():
+    """A template added to docs/.overrides/ must be listed above with its upstream file."""
+    overrides = {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "docs" / ".overrides").rglob("*")
+        if p.is_file()
+    }
+    assert overrides <= {ours for ours, *_ in MATERIAL_DEPENDENCIES}
+
+
+def test_every_page_has_the_theme_fixes(built_site: Path):
+    """tools/hooks/theme_fixes.py: a named search dialog and a repository link that
+    does not call GitHub's API, on every page and the 404 page."""
+    pages = [*built_site.rglob("index.html"), built_site / "404.html"]
+    for page in pages:
+        html = page.read_text()
+        if 'class="md-search"' in html:
+            assert 'role="dialog" aria-label="Search"' in html, page
+        assert 'data-md-component="source"' not in html, page
+    assert len(pages) > 10
