@@ -6,7 +6,8 @@ notebook uses a few dozen of its rules. That stylesheet was most of the
 notebook page's weight and made it the slowest page to first paint. This hook
 drops, from each inline <style> of a notebook page:
 
-- rules whose selectors all name a class that does not occur on the page;
+- rules whose selectors all name a class that does not occur on the page
+  (Material's md-* classes count as present: its scripts add some on load);
 - custom properties (--name) that no kept rule and none of the site's own
   stylesheets (Material's, extra_css) uses, directly or through another one;
 - @keyframes that no kept rule names, and at-rule blocks left empty.
@@ -165,9 +166,13 @@ def on_post_page(output: str, page, config) -> str:
     if not page.file.src_uri.endswith(".ipynb") or os.environ.get("KEEP_NOTEBOOK_CSS") == "1":
         return output
     classes = {c for attr in PAGE_CLASSES.findall(output) for c in attr.split()}
+    # Material's scripts add classes of their own once the page loads (a table's
+    # md-typeset__scrollwrap, for one): rules that name them stay.
+    styles = [m.group(2) for m in STYLE.finditer(output)]
+    classes |= {c for css in styles for c in CLASS.findall(css) if c.startswith("md-")}
     trimmed = iter(
         trim(
-            [m.group(2) for m in STYLE.finditer(output)],
+            styles,
             classes,
             _site_stylesheets_var_uses(config),
         )
