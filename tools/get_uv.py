@@ -5,6 +5,10 @@ Why not `pip install uv`: a fresh Debian 12 or Ubuntu 24.04 has python3 but
 neither pip nor ensurepip (python3-venv), and we promise that python3 + make
 are enough. A wheel is a zip file, so the standard library can fetch it from
 PyPI, check the sha256 that PyPI publishes for it, and unpack the binary.
+
+UV_VERSION below is the one place the repository pins the uv it works with
+(the Makefile runs this script; images pin their own uv image by digest). When
+DEST already is that version, nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import os
 import platform
 import ssl
+import subprocess
 import sys
 import urllib.parse
 import urllib.request
@@ -53,11 +58,24 @@ def fetch(url: str) -> bytes:
         raise  # unreachable; keeps type checkers happy
 
 
+def installed_version(dest: Path) -> str | None:
+    """The version of the uv at dest ("uv 0.13.9 (...)" -> "0.13.9"), or None."""
+    try:
+        out = subprocess.run([dest, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    words = out.stdout.split()
+    return words[1] if out.returncode == 0 and len(words) > 1 else None
+
+
 def main() -> None:
     # get_uv.py [DEST [VERSION]]: the Makefile uses the defaults; images/stand-ins
     # asks for the version its Dockerfile pins.
     dest = Path(sys.argv[1] if len(sys.argv) > 1 else ".tools/bin/uv")
     version = sys.argv[2] if len(sys.argv) > 2 else UV_VERSION
+    if installed_version(dest) == version:
+        dest.touch()  # newer than this script: make sees it up to date
+        return
     key = (platform.system(), platform.machine())
     if key not in TAGS:
         fail(f"no uv wheel known for {key[0]} {key[1]}; install uv {UV_VERSION} yourself.")
