@@ -207,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
                 signal.signal(signum, stopped)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)  # one held back comes now
         report()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `limits_report.py | head -3`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the final flush
+        return 128 + signal.SIGPIPE  # what a shell shows for a command ended by SIGPIPE
     except Stopped as stop:
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # a second one changes nothing
         signum = stop.args[0]

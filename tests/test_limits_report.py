@@ -3,6 +3,7 @@ on the host, under cgroups.py and inside a Docker container."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -95,6 +96,18 @@ def test_a_stop_signal_midway_is_one_line(signum: int):
         f"limits_report.py: stopped by {name}\n",
     )
     assert proc.stdout.startswith("os.cpu_count():") and "CPU affinity" not in proc.stdout
+
+
+def test_a_reader_that_stops_reading():
+    """`limits_report.py | head -3` ended in a BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([PY, SCRIPTS / "limits_report.py"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (128 + signal.SIGPIPE, "")
 
 
 def test_help():
