@@ -419,9 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 125
     except Stopped as stop:
-        print(
-            stopped_message(stop.signum, "the command and its namespaces are gone"), file=sys.stderr
-        )
+        # join: the namespaces belong to the process joined, and live on with it
+        gone = "and its namespaces are gone" if args.action == "run" else "ended"
+        print(stopped_message(stop.signum, f"the command {gone}"), file=sys.stderr)
         return 128 + stop.signum
 
 
