@@ -272,8 +272,9 @@ def podman_env(docker_hub_names: dict[str, str]):
     for sub in ("storage", "run", "xdg-run"):
         (home / sub).mkdir()
     (home / "storage.conf").write_text(
+        # Rootless Podman reads rootless_storage_path (graphroot is root's).
         f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
-        f'runroot = "{home}/run"\n')
+        f'rootless_storage_path = "{home}/storage"\nrunroot = "{home}/run"\n')
     mirror = os.environ.get("DOCKER_HUB_MIRROR")
     registries = 'unqualified-search-registries = ["docker.io"]\n'
     if mirror:

@@ -4,7 +4,7 @@
 - ```console blocks: each `$ command` runs in a scratch copy of the repo and
   its output is compared with the page (markdown_blocks.py).
 - blocks that only include a real file (pymdownx.snippets): the file is tested
-  by its own suite (tests/test_<script>.py, tests/test_images.py).
+  by its own suite (tests/test_<script>.py, tests/images/).
 - diagrams are not code blocks: Mermaid sources drawn into SVG files by
   tools/render_diagrams.py, checked up to date by tests/test_site.py.
 - blocks that need what our CI machine lacks (data-ci="gpu", "dockerhub",
