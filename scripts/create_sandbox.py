@@ -15,7 +15,7 @@ leaves nothing half-made.
 Exit status, as docker run's: with --enter or --run the command's own; 125 when
 this script fails or is misused; 126 when the command cannot be run, 127 when
 it is not found; 128 + n when signal n killed it, or stopped the script
-(Ctrl-C: 130, SIGTERM: 143). Standard library only, Python 3.11+, Linux.
+(Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129). Standard library only, Python 3.11+, Linux.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import _signal  # the C module under `signal`, which imports enum first (~3 ms)
 
 if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see Stop, below)
-    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM})
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
 
 import argparse
 import ctypes
@@ -613,11 +613,12 @@ def enter(folder: str, command: list[str]) -> int:
 # so for such a command we do what the default action would: SIGKILL. A command
 # still running GRACE seconds later is killed (docker stop waits 10 s); so is one
 # that gets a second signal. The script then removes what it made and exits with
-# 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+# 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM. SIGHUP, which a
+# terminal's closing sends, is a stop signal too (129): nothing may outlive it.
 # Ctrl-C typed on a terminal is different: the terminal sends SIGINT to the command
 # as well, and the command decides. A shell or a Python prompt carries on.
 
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 GRACE = 3.0  # seconds
 SI_KERNEL = 0x80  # si_code of a signal from the terminal, sent to its whole process group
 SHELL_BUILTINS = {
@@ -643,7 +644,7 @@ class Stop:
     typed = 0  # a signal typed on the terminal (Ctrl-C), which the command got too
     timed_out = False
     proc = -1  # a file descriptor of /proc
-    # SIGINT is ignored from the start in a background job (`cmd &`): it stays so.
+    # Ignored from the start, SIGINT in a background job (`cmd &`), SIGHUP under nohup: so be it.
     ignored = frozenset(s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN)
 
     @classmethod
@@ -725,8 +726,8 @@ def catches(pid: int, signum: int) -> bool:
 
 
 def stopped_message(signum: int, what: str) -> str:
-    name = "SIGINT (Ctrl-C)" if signum == signal.SIGINT else "SIGTERM"
-    return f"{PROG}: stopped by {name}; {what}"
+    names = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGHUP: "SIGHUP (the terminal closed)"}
+    return f"{PROG}: stopped by {names.get(signum, 'SIGTERM')}; {what}"
 
 
 def cannot_run(name: str, exc: OSError | ValueError) -> int:

@@ -11,7 +11,7 @@ cgroups above it. This prints both, and what joblib and the BLAS thread pools
 will do if they are installed. It finds its cgroup on cgroup v1 and v2, on a
 host and inside a container (where /proc/self/cgroup may name a path that is
 mounted elsewhere). Exit status 125 when misused, as docker run's; 130 after
-Ctrl-C, 143 after SIGTERM (it changes nothing, so there is nothing to undo).
+Ctrl-C, 143 after SIGTERM, 129 after SIGHUP (it changes nothing: nothing to undo).
 Standard library only (joblib, threadpoolctl and numpy are looked at if there).
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import _signal  # the C module under `signal`, which imports enum first (~3 ms)
 
 if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until main is ready for them
-    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM})
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
 
 import argparse
 import math
@@ -200,10 +200,10 @@ def stopped(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
-    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    stop_signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     try:
         for signum in stop_signals:
-            if signal.getsignal(signum) != signal.SIG_IGN:  # SIGINT in a background job
+            if signal.getsignal(signum) != signal.SIG_IGN:  # SIGINT in a background job, nohup
                 signal.signal(signum, stopped)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)  # one held back comes now
         report()
@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     except Stopped as stop:
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # a second one changes nothing
         signum = stop.args[0]
-        name = "SIGINT (Ctrl-C)" if signum == signal.SIGINT else "SIGTERM"
+        names = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGHUP: "SIGHUP (the terminal closed)"}
+        name = names.get(signum, "SIGTERM")
         sys.stdout.flush()
         print(f"{PROG}: stopped by {name}", file=sys.stderr)
         return 128 + signum

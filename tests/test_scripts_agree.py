@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 
 import pytest
-from scripts_helpers import SCRIPTS, SYSTEM_PYTHON, script
+from scripts_helpers import (
+    PY,
+    SCRIPTS,
+    SYSTEM_PYTHON,
+    marker,
+    processes_with,
+    script,
+    signalled_inside,
+    still_running,
+    stop_at,
+)
 
 ALL = ["cgroups.py", "chroot_escape.py", "create_sandbox.py", "limits_report.py",
        "minicontainer.py", "namespaces.py"]  # fmt: skip
@@ -80,7 +91,7 @@ def test_stop_signals_are_held_back_before_anything_slow_is_imported(name: str):
     block = next(
         i
         for i, c in enumerate(calls)
-        if re.match(r"rt_sigprocmask\(SIG_BLOCK, \[(INT TERM|TERM INT)\]", c)
+        if re.match(r"rt_sigprocmask\(SIG_BLOCK, \[HUP INT TERM\]", c)
     )
     enum = next((i for i, c in enumerate(calls) if "/enum." in c), len(calls))  # or none
     assert block < enum, calls[: enum + 1]
@@ -117,3 +128,35 @@ def test_a_command_that_cannot_run_is_said_alike(command: list[str], status: int
         assert proc.returncode == status, (name, proc.stderr)
         said.add(proc.stderr.removeprefix(name))
     assert len(said) == 1, said
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("name", ["cgroups.py", "namespaces.py", "minicontainer.py",
+                                  "create_sandbox.py"])  # fmt: skip
+def test_a_closed_terminal_stops_the_command_and_removes_everything(name: str, tmp_path):
+    """SIGHUP (a terminal closed, an ssh connection lost) ended the script at once: its
+    command ran on, and cgroups.py's and minicontainer.py's cgroups stayed behind."""
+    sleep = marker()
+    box = tmp_path / "box"
+    if name in ("minicontainer.py", "create_sandbox.py"):
+        assert script("create_sandbox.py", box, "-c", "sleep").returncode == 0
+    before = {
+        "cgroups.py": ["--pids-limit", "9", "--"],
+        "namespaces.py": ["run", "--"],
+        "minicontainer.py": ["--pids-limit", "9", box],
+        "create_sandbox.py": ["--enter", box, "--"],
+    }[name]
+    stop = stop_at([PY, SCRIPTS / name, *before, "sleep", sleep], signal.SIGHUP,
+                   running=lambda: processes_with(f"sleep {sleep}"))  # fmt: skip
+    assert stop.returncode == 129, stop.stderr
+    assert stop.stderr.startswith(f"{name}: stopped by SIGHUP (the terminal closed); ")
+    assert stop.stderr.count("\n") == 1
+    assert still_running(sleep) == [] and stop.cgroups_left == []
+
+
+def test_limits_report_stops_on_sighup_too():
+    proc = signalled_inside("limits_report.py", [], "os.sched_getaffinity", signal.SIGHUP)
+    assert (proc.returncode, proc.stderr) == (
+        129,
+        "limits_report.py: stopped by SIGHUP (the terminal closed)\n",
+    )
