@@ -614,7 +614,7 @@ def enter(folder: str, command: list[str]) -> int:
 # still running GRACE seconds later is killed (docker stop waits 10 s); so is one
 # that gets a second signal. The script then removes what it made and exits with
 # 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM. SIGHUP, which a
-# terminal's closing sends, is a stop signal too (129): nothing may outlive it.
+# terminal sends as it closes, is a stop signal too: 129.
 # Ctrl-C typed on a terminal is different: the terminal sends SIGINT to the command
 # as well, and the command decides. A shell or a Python prompt carries on.
 
