@@ -41,7 +41,7 @@ SELF_CGROUP, MOUNTINFO = "/proc/self/cgroup", "/proc/self/mountinfo"
 
 
 def read(path: str) -> str:
-    with open(path) as f:
+    with open(path, errors="surrogateescape") as f:  # a mount point's name may not be UTF-8
         return f.read()
 
 

@@ -98,7 +98,8 @@ def processes_with(command_line: str) -> list[int]:
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError):
-            words = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()  # not UTF-8 in some tests
+            words = cmdline.replace(b"\0", b" ").decode(errors="replace")
             if words.startswith(command_line):
                 found.append(int(pid))
     return found

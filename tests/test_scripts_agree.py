@@ -3,6 +3,7 @@ the same, and so must what the scripts say and return for the same failure."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -160,3 +161,23 @@ def test_limits_report_stops_on_sighup_too():
         129,
         "limits_report.py: stopped by SIGHUP (the terminal closed)\n",
     )
+
+
+@pytest.mark.root
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1)")
+def test_a_mount_point_whose_name_is_not_utf8(tmp_path):
+    """/proc/self/mountinfo was read as UTF-8: a USB stick named in Latin-1 ('caf\\xe9')
+    mounted anywhere made cgroups.py, minicontainer.py and limits_report.py end in a
+    UnicodeDecodeError traceback. Here it is mounted in a private mount namespace."""
+    box = tmp_path / "box"
+    assert script("create_sandbox.py", box, "-c", "true").returncode == 0
+    stick = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(stick)
+    for run in (["cgroups.py", "--memory", "64M", "--", "true"], ["limits_report.py"],
+                ["minicontainer.py", "--memory", "64M", box, "true"]):  # fmt: skip
+        proc = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             'mount -t tmpfs stick "$0" && exec "$@"', stick, PY, SCRIPTS / run[0], *run[1:]],
+            capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, (run[0], proc.stderr.decode(errors="replace")[-300:])
