@@ -415,10 +415,17 @@ def system_folder(path: Path) -> str | None:
     return None
 
 
+def absolute(path: str) -> str:
+    try:
+        return os.path.abspath(path)
+    except FileNotFoundError:  # from os.getcwd(), without a file name
+        raise SandboxError(f"cannot find {path}: the working directory was deleted") from None
+
+
 def check_target(raw: str) -> Path:
     if not raw.strip():
         raise SandboxError("the target folder name is empty; give a new folder, e.g. ./box")
-    target = Path(os.path.abspath(raw))
+    target = Path(absolute(raw))
     for path in (target, Path(os.path.realpath(target))):
         if (folder := system_folder(path)) == str(path):
             raise SandboxError(f"{raw} is a system folder; give a new folder, e.g. ./box")
@@ -563,7 +570,7 @@ def enter_namespaces() -> None:
 
 
 def enter(folder: str, command: list[str]) -> int:
-    root = Path(folder).resolve()
+    root = Path(absolute(folder)).resolve()
     if root == Path("/"):
         raise SandboxError(
             f"{folder} is the host's own root, not a sandbox: the command would run on the host"

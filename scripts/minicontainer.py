@@ -344,7 +344,7 @@ def container(rootfs: str, args: SimpleNamespace, cgroup: Cgroup) -> None:
 
 
 def run(args: SimpleNamespace) -> int:
-    rootfs = os.path.realpath(args.rootfs)
+    rootfs = os.path.realpath(absolute(args.rootfs))
     if rootfs == "/":
         raise UsageError("the root filesystem must be a folder other than /, the host's own")
     try:
@@ -620,7 +620,14 @@ def volume(text: str) -> tuple[str, str, bool]:
         raise UsageError(f"{text!r} is not HOST_PATH:/CONTAINER_PATH[:ro]")
     if os.path.normpath(parts[1]) in ("/", "//"):  # as docker run: it would hide the whole root
         raise UsageError(f"{text!r}: the container path may not be / itself")
-    return os.path.abspath(parts[0]), parts[1], parts[2:] == ["ro"]
+    return absolute(parts[0]), parts[1], parts[2:] == ["ro"]
+
+
+def absolute(path: str) -> str:
+    try:
+        return os.path.abspath(path)
+    except FileNotFoundError:  # from os.getcwd(), without a file name
+        raise UsageError(f"cannot find {path}: the working directory was deleted") from None
 
 
 def hostname(text: str) -> str:

@@ -181,3 +181,23 @@ def test_a_mount_point_whose_name_is_not_utf8(tmp_path):
             capture_output=True, timeout=120,
         )  # fmt: skip
         assert proc.returncode == 0, (run[0], proc.stderr.decode(errors="replace")[-300:])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["minicontainer.py", "box", "true"], ["minicontainer.py", "-v", "box:/tmp", "/", "true"],
+     ["create_sandbox.py", "box"], ["create_sandbox.py", "--enter", "box"]],
+    ids=["minicontainer rootfs", "minicontainer -v", "create_sandbox", "create_sandbox --enter"],
+)  # fmt: skip
+def test_a_working_directory_that_was_deleted(args: list[str], tmp_path):
+    """It said 'No such file or directory' of nothing in particular (os.getcwd() failed),
+    and minicontainer.py -v .:/data ended in a traceback."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    proc = subprocess.run(
+        ["sh", "-c", 'rmdir "$PWD" && exec "$@"', "sh", PY, SCRIPTS / args[0], *args[1:]],
+        cwd=gone, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 125, proc.stderr
+    assert "cannot find box: the working directory was deleted" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
