@@ -26,6 +26,7 @@ if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see St
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
 
 import argparse
+import errno
 import math
 import os
 import re
@@ -496,6 +497,13 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except CgroupError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
+        return 125
+    except OSError as exc:  # a fork refused (a process limit), the output's disk full
+        why = exc.strerror
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE):  # the output
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # not retried at exit
+            why = f"cannot write the output: {exc.strerror}"
+        print(f"{PROG}: {why}", file=sys.stderr)
         return 125
     except Stopped as stop:
         print(

@@ -211,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `limits_report.py | head -3`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the final flush
         return 128 + signal.SIGPIPE  # what a shell shows for a command ended by SIGPIPE
+    except OSError as exc:  # the output's disk is full, say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{PROG}: cannot write the report: {exc.strerror}", file=sys.stderr)
+        return 125
     except Stopped as stop:
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # a second one changes nothing
         signum = stop.args[0]

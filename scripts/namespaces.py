@@ -27,6 +27,7 @@ if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until we are ready (see St
 
 import argparse
 import ctypes
+import errno
 import os
 import signal
 import socket
@@ -418,6 +419,13 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except NamespaceError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
+        return 125
+    except OSError as exc:  # a fork refused (a process limit), the output's disk full
+        why = describe(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE):  # the output
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # not retried at exit
+            why = f"cannot write the output: {exc.strerror}"
+        print(f"{PROG}: {why}", file=sys.stderr)
         return 125
     except Stopped as stop:
         # join: the namespaces belong to the process joined, and live on with it

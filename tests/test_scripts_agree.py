@@ -201,3 +201,29 @@ def test_a_working_directory_that_was_deleted(args: list[str], tmp_path):
     assert proc.returncode == 125, proc.stderr
     assert "cannot find box: the working directory was deleted" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(
+    "args",
+    [["cgroups.py", "--version"], ["cgroups.py", "--memory", "64M", "--", "true"],
+     ["namespaces.py", "show"], ["limits_report.py"]],
+    ids=["cgroups.py --version", "cgroups.py report", "namespaces.py show", "limits_report.py"],
+)  # fmt: skip
+def test_output_to_a_full_disk(args: list[str]):
+    """`> /dev/full` (writes fail: no space left) ended these in a traceback."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([PY, SCRIPTS / args[0], *args[1:]], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 125, proc.stderr
+    assert proc.stderr.startswith(f"{args[0]}: cannot write the ")
+    assert proc.stderr.endswith(": No space left on device\n") and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.root
+def test_namespaces_py_where_it_may_not_fork():
+    """Under a limit of one process (its own) it ended in a BlockingIOError traceback."""
+    proc = script("cgroups.py", "--pids-limit", "1", "--", PY, SCRIPTS / "namespaces.py", "run",
+                  "--", "true")  # fmt: skip
+    assert proc.returncode == 125
+    assert proc.stderr == "namespaces.py: Resource temporarily unavailable\n"
