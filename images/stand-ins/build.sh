@@ -37,6 +37,9 @@ have() {
 if ! have "$PYTHON_TAG"; then
   rootfs=$(mktemp -d /var/tmp/standin-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' EXIT
+  # mktemp makes it 0700, and the layer's root folder keeps that mode: Docker
+  # overrides it, Podman does not (a non-root user could not look inside /).
+  chmod 0755 "$rootfs"
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     trixie "$rootfs" "$MIRROR" >/dev/null
   cp "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
