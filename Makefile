@@ -4,7 +4,6 @@
 # Both create .venv from uv.lock first. uv itself comes from PyPI (tools/get_uv.py),
 # so python3 and make are all a fresh Debian/Ubuntu machine needs.
 
-UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 # Use the system's CA store (corporate proxies) and never download a Python:
 # uv uses the python3 that is already on the machine.
@@ -41,12 +40,12 @@ node_modules/.package-lock.json: package-lock.json
 build: .venv/.synced
 	.venv/bin/mkdocs build --strict
 
-$(UV):
+# tools/get_uv.py holds the one pin of uv; a changed pin fetches it again.
+$(UV): tools/get_uv.py
 	python3 tools/get_uv.py $(UV)
 
 # Re-sync whenever the lock file or the pinned uv changes.
 .venv/.synced: $(UV) uv.lock pyproject.toml Makefile
-	@$(UV) --version | grep -q " $(UV_VERSION) " || python3 tools/get_uv.py $(UV)
 	$(UV) sync --locked
 	touch $@
 

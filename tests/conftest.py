@@ -62,14 +62,11 @@ def docker_problem() -> str | None:
     return None
 
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-
-
 @functools.cache
 def browser_problem() -> str | None:
-    if not CHROMIUM.exists():
-        return f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium) for browser tests"
-    return None
+    from site_helpers import chromium_problem  # the one place that knows Chromium's path
+
+    return chromium_problem()
 
 
 @functools.cache
