@@ -99,6 +99,8 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     log = open(work / "dockerd.log", "w")  # noqa: SIM115 (open while dockerd runs)
+    bridge = f"dbrt{os.getpid() % 10**7}"  # an interface name has at most 15 characters
+    made_bridge = False
     try:
         (work / "registry.yml").write_text(
             f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
@@ -118,9 +120,12 @@ def main() -> None:
             return False
 
         wait_for(registry_up, "the registry")
-        # A second engine, empty, that only pulls and loads images: no bridge, no iptables,
-        # none of the main engine's settings (an empty daemon.json of its own).
+        # A second engine, empty, that only pulls and loads images: no iptables, none of
+        # the main engine's settings (an empty daemon.json of its own), and a bridge of its
+        # own. (`--bridge none` would make it delete the main engine's docker0.)
         (work / "daemon.json").write_text("{}\n")
+        subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+        made_bridge = True
         procs.append(
             subprocess.Popen(
                 [
@@ -136,7 +141,7 @@ def main() -> None:
                     "--host",
                     bench_host,
                     "--bridge",
-                    "none",
+                    bridge,
                     "--iptables=false",
                     "--ip-masq=false",
                     "--storage-driver",
@@ -195,6 +200,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if made_bridge:
+            subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
         # The second engine's overlay mounts must be gone before its folder is removed.
         for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
             mount_point = line.split()[4]
