@@ -353,7 +353,24 @@ def leak_counts() -> dict[str, object]:
             pass
     return {"mounts": Path("/proc/self/mountinfo").read_text().count("\n"),
             "network namespaces": len(nets), "our cgroups": our_cgroups(),
-            "child processes": sorted(kids)}
+            "child processes": sorted(kids), **docker_objects()}
+
+
+def docker_objects() -> dict[str, list[str]]:
+    """Containers and volumes of the Docker engine, when there is one: a page or a test
+    that leaves one behind (a `docker create` never removed) is a leak too."""
+    if shutil.which("docker") is None:
+        return {}
+    found = {}
+    for kind, cmd in (("docker containers", ["ps", "-aq", "--no-trunc"]),
+                      ("docker volumes", ["volume", "ls", "-q"])):
+        try:
+            out = subprocess.run(["docker", *cmd], capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            continue
+        if out.returncode == 0:
+            found[kind] = sorted(out.stdout.split())
+    return found
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -368,7 +385,7 @@ def leaked(before: dict[str, object], after: dict[str, object]) -> bool:
     """More of anything than before. (Fewer is not ours: on a shared machine other
     processes end their containers, and with them mounts and namespaces, meanwhile.)"""
     for key, was in before.items():
-        now = after[key]
+        now = after.get(key, was)
         if set(now) - set(was) if isinstance(was, list) else now > was:
             return True
     return False

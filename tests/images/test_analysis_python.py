@@ -226,7 +226,7 @@ def test_a_wrong_command_line_exits_2(analysis_image: str):
 
 
 @in_docker
-def test_docker_stop_ends_it_at_once_and_leaves_nothing(analysis_image: str, out: Path):
+def test_docker_stop_ends_it_at_once_and_leaves_no_half_written_file(analysis_image: str, out: Path):
     """As PID 1, a process without a SIGTERM handler ignores docker stop for 10 s."""
     name = f"analysis-stop-test-{time.monotonic_ns()}"
     docker(
@@ -253,7 +253,15 @@ def test_docker_stop_ends_it_at_once_and_leaves_nothing(analysis_image: str, out
     finally:
         docker("rm", "-f", name, check=False)
     assert status == "143" and stopped_in < 5, (status, stopped_in)
-    assert list(out.iterdir()) == []
+    # Stopped part-way: whatever is there is whole (each file is written beside its
+    # target and renamed), and no temporary file is left. How far it got depends on the
+    # machine's speed, so both "nothing yet" and "the table but not the figure" occur.
+    left = sorted(p.name for p in out.iterdir())
+    assert left in ([], ["summary.csv"], ["figure.png", "summary.csv"]), left
+    if "summary.csv" in left:
+        check_summary(out / "summary.csv")
+    if "figure.png" in left:
+        assert (out / "figure.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 @in_docker
