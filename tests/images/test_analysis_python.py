@@ -226,7 +226,9 @@ def test_a_wrong_command_line_exits_2(analysis_image: str):
 
 
 @in_docker
-def test_docker_stop_ends_it_at_once_and_leaves_no_half_written_file(analysis_image: str, out: Path):
+def test_docker_stop_ends_it_at_once_and_leaves_no_half_written_file(
+    analysis_image: str, out: Path
+):
     """As PID 1, a process without a SIGTERM handler ignores docker stop for 10 s."""
     name = f"analysis-stop-test-{time.monotonic_ns()}"
     docker(
