@@ -17,6 +17,7 @@ A test (or a docs block, through its fence's data-ci) needs some of:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import functools
 import json
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -161,11 +163,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
-@pytest.fixture(scope="module")
-def host_network_quiet(tmp_path_factory: pytest.TempPathFactory):
-    """Held by the browser tests and by the tests that start containers, so they never run
-    at once on two xdist workers: each container adds a veth interface on the host, and
-    Chromium aborts its requests on any network change (net::ERR_NETWORK_CHANGED).
+@contextlib.contextmanager
+def network_lock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Held by the browser tests and by the tests that start containers or build images
+    (a RUN step is a container too), so they never run at once on two xdist workers:
+    each container adds a veth interface on the host, and Chromium aborts its requests on
+    any network change (net::ERR_NETWORK_CHANGED). It also keeps two image builds from
+    sharing BuildKit steps mid-flight, which made a cached step run again.
 
     The lock file is in this session's own temporary folder, which only its user can
     enter (pytest makes it 0700 and checks its owner): xdist gives each worker
@@ -186,6 +190,20 @@ def host_network_quiet(tmp_path_factory: pytest.TempPathFactory):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def host_network_quiet(tmp_path_factory: pytest.TempPathFactory):
+    """network_lock for a whole test module (browser tests, image tests)."""
+    with network_lock(tmp_path_factory):
+        yield
+
+
+@pytest.fixture
+def host_network_quiet_now(tmp_path_factory: pytest.TempPathFactory):
+    """network_lock for one test (a docs block that runs Docker)."""
+    with network_lock(tmp_path_factory):
+        yield
 
 
 @functools.cache

@@ -214,6 +214,8 @@ def test_console_block(block: Block, scratch_root: Path, request: pytest.Fixture
     podman = request.getfixturevalue("podman_env") if runner(block) == "podman" else None
     if block.kinds & {"docker", "podman"}:
         request.getfixturevalue("docker_hub_names")  # Docker Hub names resolve (conftest)
+    if "docker" in block.kinds:
+        request.getfixturevalue("host_network_quiet_now")  # not while a browser test runs
     page = [b for b in BLOCKS if b.path == block.path and b.lang in SHELL_LANGS
             and runner(b) == runner(block)]
     state = page_state(block.path, runner(block), scratch_root, podman)

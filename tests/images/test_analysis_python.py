@@ -27,8 +27,8 @@ from .containers import build, docker
 
 
 def in_docker(test):
-    """Marks a test that builds or runs the images."""
-    return pytest.mark.docker(pytest.mark.slow(test))
+    """Marks a test that builds or runs the images (not while a browser test runs)."""
+    return pytest.mark.usefixtures("host_network_quiet")(pytest.mark.docker(pytest.mark.slow(test)))
 
 
 PROJECT = ROOT / "images" / "analysis-python"

@@ -140,6 +140,7 @@ def r_analysis_image() -> str:
 
 @pytest.mark.docker
 @pytest.mark.dockerhub
+@pytest.mark.usefixtures("host_network_quiet")
 @pytest.mark.slow
 def test_image_restores_the_lock_and_writes_the_table(r_analysis_image: str, tmp_path: Path):
     out = tmp_path / "out"

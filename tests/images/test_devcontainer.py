@@ -22,7 +22,7 @@ from conftest import ROOT
 from .containers import docker
 from .test_analysis_python import WROTE, check_summary, png_size
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("host_network_quiet")]
 
 PROJECT = ROOT / "images" / "analysis-python"
 CONFIG = PROJECT / ".devcontainer" / "devcontainer.json"
