@@ -15,6 +15,8 @@ export UV_PYTHON ?= python3
 # mkdocs build compiles nbconvert & co. again (about 2 s of each build).
 export UV_COMPILE_BYTECODE := 1
 export NO_MKDOCS_2_WARNING := 1
+# The same notice, as properdocs (a dependency of mkdocs-redirects) prints it.
+export DISABLE_MKDOCS_2_WARNING := true
 # mkdocs-jupyter imports nbconvert's command-line app, whose class body would
 # otherwise load and start every installed exporter (webpdf, qtpdf, ...) just to
 # list their names: about 0.5 s of each build. The HTML output is the same.

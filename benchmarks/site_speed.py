@@ -180,7 +180,7 @@ def main() -> None:
         "--pages",
         nargs="+",
         metavar="PATH",
-        help="score only these pages with Lighthouse, e.g. / /limits/ (default: every "
+        help="score only these pages with Lighthouse, e.g. / /run-well/limits/ (default: every "
         "page; page weights are always measured on every page)",
     )
     args = parser.parse_args()

@@ -80,7 +80,7 @@ def page(page, base_url):
 def test_the_site_has_the_pages_of_the_nav(built_site: Path):
     pages = site_pages(built_site)
     assert len(pages) >= 17, pages
-    assert "/notebooks/am-i-in-a-container/" in pages
+    assert "/run-well/am-i-in-a-container/" in pages
 
 
 def test_every_page_loads_cleanly_and_passes_axe(page, built_site: Path):
@@ -118,7 +118,7 @@ def test_the_search_index_loads_only_when_a_search_starts(page):
     asked = []
     page.on("request", lambda r: r.url.endswith("/search_index.json") and asked.append(r.url))
     page.goto("/under-the-hood/", wait_until="networkidle")
-    page.goto("/containers/", wait_until="networkidle")
+    page.goto("/start/containers/", wait_until="networkidle")
     assert asked == []
     page.locator(".md-search__input").click()  # the search box in the header
     page.keyboard.type("namespace")
@@ -318,7 +318,7 @@ def test_the_palette_toggle_works_and_is_remembered(page):
         page.get_attribute("meta[name=theme-color]", "content")
         == f"#{red:02x}{green:02x}{blue:02x}"
     )
-    page.goto("/containers/", wait_until="networkidle")
+    page.goto("/start/containers/", wait_until="networkidle")
     assert scheme_of(page) == chosen
     # By keyboard: Tab reaches the toggle, Enter moves to the next palette.
     page.locator("form[data-md-component=palette] input").first.focus()
@@ -334,7 +334,7 @@ def test_a_first_visit_follows_the_system_palette(new_context, system):
     """The first palette option is "follow the system": a reader whose system is dark
     gets the dark palette without choosing it."""
     page = new_context(color_scheme=system).new_page()
-    page.goto("/containers/", wait_until="networkidle")
+    page.goto("/start/containers/", wait_until="networkidle")
     assert scheme_of(page) == ("slate" if system == "dark" else "default")
 
 
@@ -351,13 +351,13 @@ def test_the_system_palette_follows_a_change_of_the_system_setting(new_context):
 def test_without_javascript_the_page_keeps_its_no_js_styles(new_context):
     context = new_context(java_script_enabled=False)
     page = context.new_page()
-    page.goto("/containers/")
+    page.goto("/start/containers/")
     assert "no-js" in page.get_attribute("html", "class").split()
     context.close()
 
 
 def test_linked_content_tabs_switch_together(page):
-    page.goto("/containers/", wait_until="networkidle")
+    page.goto("/start/containers/", wait_until="networkidle")
     sets = page.locator(".tabbed-set")
     assert sets.count() >= 2
     sets.nth(0).locator("label", has_text="Windows").click()
@@ -373,7 +373,7 @@ def test_diagrams_show_as_svg_in_either_palette(new_context, scheme):
     context = new_context(color_scheme="dark" if scheme == "slate" else "light")
     page = context.new_page()
     variant = "dark" if scheme == "slate" else "light"
-    for path in ("/containers/", "/data-science/", "/under-the-hood/together/"):
+    for path in ("/start/containers/", "/data-science/when-docker-helps/", "/under-the-hood/together/"):
         page.goto(path, wait_until="networkidle")
         shown = page.locator(f"article img[src$='.{variant}.svg#only-{variant}']")
         assert shown.count() == 1
@@ -387,7 +387,7 @@ def test_diagrams_show_as_svg_in_either_palette(new_context, scheme):
 
 
 def test_the_notebook_page_shows_its_outputs(page):
-    page.goto("/notebooks/am-i-in-a-container/", wait_until="networkidle")
+    page.goto("/run-well/am-i-in-a-container/", wait_until="networkidle")
     text = page.inner_text("article")
     assert "cgroup v" in text and "os.cpu_count()" in text and "MemTotal" in text
     assert page.locator("article img").count() >= 1  # the plot
@@ -428,7 +428,7 @@ def test_the_trimmed_notebook_css_styles_every_element_as_the_whole_one(
         capture_output=True,
         timeout=600,
     )
-    path = "/notebooks/am-i-in-a-container/"
+    path = "/run-well/am-i-in-a-container/"
     trimmed_size = (built_site / path.strip("/") / "index.html").stat().st_size
     whole_size = (whole / path.strip("/") / "index.html").stat().st_size
     assert trimmed_size < whole_size / 3, (trimmed_size, whole_size)
@@ -455,7 +455,7 @@ def test_the_404_page(page):
 
 
 def test_keyboard_navigation(page):
-    page.goto("/containers/", wait_until="networkidle")
+    page.goto("/start/containers/", wait_until="networkidle")
     page.keyboard.press("Tab")
     first = page.evaluate("document.activeElement.textContent.trim()")
     assert first.lower().startswith("skip to content")
@@ -468,10 +468,10 @@ def test_keyboard_navigation(page):
     following = page.evaluate("document.querySelector('a.md-footer__link--next').href")
     page.keyboard.press("n")  # Material: next page, the footer's "Next" link
     page.wait_for_url(following, timeout=10000)
-    assert not page.url.endswith("/containers/")
+    assert not page.url.endswith("/start/containers/")
 
 
-KEY_PAGES = ["/", "/under-the-hood/chroot/", "/limits/", "/notebooks/am-i-in-a-container/"]
+KEY_PAGES = ["/", "/under-the-hood/chroot/", "/run-well/limits/", "/run-well/am-i-in-a-container/"]
 
 
 @pytest.mark.parametrize("scheme", ["default", "slate"])

@@ -1,4 +1,4 @@
-"""images/hpc/: the Slurm batch script of docs/scaling/hpc.md.
+"""images/hpc/: the Slurm batch script of docs/sharing/hpc.md.
 
 Slurm and Apptainer are not installed here, so the script is checked as far as
 it can be without them: shellcheck, every #SBATCH line against the options

@@ -1,4 +1,4 @@
-"""images/kubernetes/: the manifests of docs/scaling/kubernetes.md.
+"""images/kubernetes/: the manifests of docs/sharing/kubernetes.md.
 
 There is no cluster here: each manifest is validated offline against the
 Kubernetes API schema (kubernetes-validate, which ships the schemas), and the

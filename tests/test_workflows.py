@@ -167,8 +167,8 @@ def test_a_github_job_runs_the_block(block: str, kind: str):
 
 
 def test_the_selection_check_can_fail():
-    args = shlex.split("python -m pytest tests/test_docs.py -n0 -k 'scaling/hpc or test_hpc'")
-    assert selects(args, "docs/scaling/hpc.md:33", "apptainer")
-    assert not selects(args, "docs/scaling/kubernetes.md:40", "kubernetes")
-    assert not selects(["pytest", "tests/test_hpc.py"], "docs/scaling/hpc.md:33", "apptainer")
+    args = shlex.split("python -m pytest tests/test_docs.py -n0 -k 'sharing/hpc or test_hpc'")
+    assert selects(args, "docs/sharing/hpc.md:33", "apptainer")
+    assert not selects(args, "docs/sharing/kubernetes.md:40", "kubernetes")
+    assert not selects(["pytest", "tests/test_hpc.py"], "docs/sharing/hpc.md:33", "apptainer")
     assert not selects(["pytest", "-m", "arm64"], "docs/x.md:1", "ghcr")

@@ -1,4 +1,4 @@
-"""images/python-image: it builds, and the container behaves as docs/python-image.md says.
+"""images/python-image: it builds, and the container behaves as docs/data-science/python-image.md says.
 
 pytest tests/images/test_python_image.py
 """

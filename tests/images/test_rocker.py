@@ -113,7 +113,7 @@ def test_no_setuid_or_setgid_programs(r_image: str):
 def test_rstudio_hardened_needs_the_password_and_turns_healthy(
     r_image: str, container: Callable, tmp_path: Path
 ):
-    """With the run options docs/rocker.md recommends, each shown to be in force."""
+    """With the run options docs/data-science/rocker.md recommends, each shown to be in force."""
     work = tmp_path / "work"
     work.mkdir()
     os.chown(work, 4242, 4242)
