@@ -11,6 +11,7 @@ from node_modules). Standard library only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import gzip as gzip_module
 import http.server
@@ -18,6 +19,7 @@ import io
 import os
 import threading
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
 
 # Debian's Chromium (apt-get install chromium); CHROMIUM names another binary.
@@ -40,6 +42,10 @@ def chromium_problem() -> str | None:
     return f"no Chromium at {CHROMIUM}: `sudo apt-get install chromium`, or set CHROMIUM"
 
 
+# What SimpleHTTPRequestHandler serves for a folder's address, in its order.
+INDEX_PAGES = ("index.html", "index.htm")
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Serves a folder quietly. A missing path gets the folder's 404.html with
     status 404, as on GitHub Pages. With gzip, text goes out compressed when the
@@ -49,9 +55,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     use_gzip = False
 
     def send_head(self):
+        path = self.path_inside()
+        if path is None:
+            return None
         if not self.use_gzip or "gzip" not in self.headers.get("Accept-Encoding", ""):
             return super().send_head()
-        path = Path(self.translate_path(self.path))
         if path.is_dir():
             if not self.path.split("?")[0].endswith("/"):
                 return super().send_head()  # redirects to the folder with a slash
@@ -66,9 +74,36 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         return io.BytesIO(body)
 
+    def path_inside(self) -> Path | None:
+        """The path the request names if what it serves really is in the folder,
+        else None, the error sent. The file system's refusals (a NUL byte, an
+        unencodable or too long name) would otherwise end the request with a
+        traceback, and a symlink could hand out any file the server can read."""
+        path = Path(self.translate_path(self.path))
+        try:
+            served = Path(os.path.realpath(path, strict=True))
+            if served.is_dir():  # its index page if it has one, as the base class picks it
+                served = next((served / i for i in INDEX_PAGES if (served / i).is_file()), served)
+            inside = self.inside(served)
+        except ValueError:
+            self.send_error(HTTPStatus.BAD_REQUEST)
+            return None
+        except OSError as error:
+            too_long = error.errno == errno.ENAMETOOLONG
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG if too_long else HTTPStatus.NOT_FOUND)
+            return None
+        if not inside:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return None
+        return path
+
+    def inside(self, path: Path) -> bool:
+        """Whether path, symlinks followed, is in the served folder."""
+        return path.resolve().is_relative_to(Path(self.directory).resolve())
+
     def send_error(self, code, message=None, explain=None):
         page = Path(self.directory) / "404.html"
-        if code != 404 or not page.is_file():
+        if code != 404 or not (page.is_file() and self.inside(page)):
             return super().send_error(code, message, explain)
         body = page.read_bytes()
         self.send_response(404)
