@@ -197,6 +197,23 @@ def test_no_uv_and_no_compiler_in_the_image(analysis_image: str):
 
 
 @in_docker
+def test_no_setuid_or_setgid_programs(analysis_image: str, python_base: str):
+    # As root, so that find sees every folder. The base has some: the check can fail.
+    find = ["find", "/", "-xdev", "-type", "f", "-perm", "/6000"]
+    assert docker("run", "--rm", "--user", "0", python_base, *find).stdout
+    proc = docker("run", "--rm", "--user", "0", "--entrypoint", "find", analysis_image, *find[1:])
+    assert proc.stdout == ""
+
+
+@in_docker
+def test_nothing_in_the_venv_is_writable_by_everyone(analysis_image: str):
+    """uv makes its lock file, /opt/venv/.lock, mode 666: the image must not keep it so."""
+    find = ["/opt/venv", "-perm", "-o+w", "!", "-type", "l"]
+    proc = docker("run", "--rm", "--user", "0", "--entrypoint", "find", analysis_image, *find)
+    assert proc.stdout == ""
+
+
+@in_docker
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
