@@ -167,6 +167,8 @@ def test_labels_say_where_the_source_is(analysis_image: str):
     labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", analysis_image).stdout)
     assert labels["org.opencontainers.image.source"].startswith("https://github.com/"), labels
     assert labels["org.opencontainers.image.licenses"] == "MIT"
+    # The Dockerfile's own, which the images workflow must not replace with its defaults.
+    assert labels["org.opencontainers.image.title"] == "docker-basics analysis"
 
 
 @in_docker
