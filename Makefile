@@ -34,7 +34,17 @@ serve: .venv/.synced
 NPM_TOOLS := $(if $(shell command -v npm),node_modules/.package-lock.json)
 
 test: .venv/.synced $(NPM_TOOLS)
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+	.venv/bin/python -m pytest $(PYTEST_ARGS); status=$$?; $(GIVE_BACK); exit $$status
+
+# `sudo make test` in a clone of yours: what root made in it (.venv, caches, the
+# leak report) is given back to the clone's owner, so that `make test` and
+# `make clean` as yourself go on working.
+OWNED := .venv .tools .pytest_cache node_modules artifacts site
+GIVE_BACK = owner=$$(ls -nd . | awk '{print $$3":"$$4}'); \
+	if [ "$$(id -u)" = 0 ] && [ "$${owner%%:*}" != 0 ]; then \
+	  for f in $(OWNED); do [ ! -e "$$f" ] || chown -R "$$owner" "$$f"; done; \
+	  find . -path ./.git -prune -o -name __pycache__ -user 0 -exec chown -R "$$owner" {} +; \
+	fi
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --silent
@@ -58,4 +68,5 @@ $(UV): tools/get_uv.py
 	touch $@
 
 clean:
-	rm -rf .venv .tools site .pytest_cache
+	rm -rf $(OWNED)
+	find . -path ./.git -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -6,7 +6,7 @@
 For each NAME.mmd in docs/assets/diagrams/ it writes NAME.light.svg and
 NAME.dark.svg (Mermaid's default and dark themes); pages show them with
 Material's #only-light / #only-dark. Each SVG starts with the SHA-256 of its
-source, and tests/test_site.py fails when a source no longer matches its
+source, and tests/site/test_site.py fails when a source no longer matches its
 drawings, so a changed diagram cannot ship without being drawn again.
 
 Drawing in the browser cost every reader about 300 KB of JavaScript and a
@@ -52,7 +52,7 @@ def source_hash(source: str) -> str:
 
 
 def header(source: str) -> str:
-    """First line of each SVG; tests/test_site.py compares it with the source."""
+    """First line of each SVG; tests/site/test_site.py compares it with the source."""
     return f"<!-- drawn by tools/render_diagrams.py from sha256:{source_hash(source)} -->\n"
 
 

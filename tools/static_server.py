@@ -1,6 +1,6 @@
 """A local static web server, and the Chromium that looks at what it serves.
 
-Shared by tests/test_browser.py (the built site), benchmarks/site_speed.py (the
+Shared by tests/site/test_browser.py (the built site), benchmarks/site_speed.py (the
 site and its baseline, gzip-compressed) and tools/render_diagrams.py (Mermaid
 from node_modules). Standard library only.
 

@@ -35,12 +35,18 @@ have() {
 
 # Debian trixie by debootstrap, plus the host's CA bundle, imported as an image.
 if ! have "$PYTHON_TAG"; then
+  # debootstrap needs root, and lives in /usr/sbin, off a normal user's PATH.
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "the stand-in base images are built once by root (debootstrap): run sudo make test" >&2
+    exit 3
+  fi
+  debootstrap=$(command -v debootstrap || echo /usr/sbin/debootstrap)
   rootfs=$(mktemp -d /var/tmp/standin-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' EXIT
   # mktemp makes it 0700, and the layer's root folder keeps that mode: Docker
   # overrides it, Podman does not (a non-root user could not look inside /).
   chmod 0755 "$rootfs"
-  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+  "$debootstrap" --variant=minbase --include=python3,python3-venv,ca-certificates \
     trixie "$rootfs" "$MIRROR" >/dev/null
   cp "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
   # Like the official image (debuerreotype's apt settings): apt deletes the

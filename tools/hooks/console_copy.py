@@ -4,11 +4,11 @@ A ```console block shows `$ command` lines and their output. Pasted into a
 terminal, the prompts and the output would fail, so for each console block of
 a page this hook:
 
-- splits the block's Markdown into commands with tests/markdown_blocks.py's
-  parse_console, the parser tests/test_docs.py runs the block with, and puts the
+- splits the block's Markdown into commands with tools/console_blocks.py's
+  parse_console, the parser tests/site/test_docs.py runs the block with, and puts the
   commands, one per line, in the block's `data-copy` attribute. Material's copy
   button copies that attribute when the code's container carries one (its
-  clipboard integration reads the closest `[data-copy]`); tests/test_browser.py
+  clipboard integration reads the closest `[data-copy]`); tests/site/test_browser.py
   clicks every copy button and compares the clipboard with what the tests run;
 - marks the block again from that split: prompts `.gp`, output lines `.go`, the
   commands highlighted as Bash. Pygments' console lexer calls every line without
@@ -21,7 +21,6 @@ A page whose rendered console blocks do not match its Markdown fails the build.
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -32,19 +31,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import BashLexer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _markdown_blocks():
-    """tests/markdown_blocks.py, the tests' own parser (not an installed package)."""
-    if "markdown_blocks" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "markdown_blocks", ROOT / "tests" / "markdown_blocks.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["markdown_blocks"] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules["markdown_blocks"]
-
+# MkDocs loads a hook from its file: tools/ is not on the path by itself.
+sys.path.insert(0, str(ROOT / "tools"))
+import console_blocks  # noqa: E402  (the one parser, shared with the tests)
 
 # What pymdownx.highlight writes for a console block (pygments_lang_class: true);
 # a title adds a <span class="filename"> before the <pre>.
@@ -72,7 +61,7 @@ def mark_command(command: str, heredoc: re.Pattern[str]) -> str:
 
 def mark_block(commands: list) -> str:
     """Prompts and output (newline included) in unselectable spans; commands as they run."""
-    heredoc = _markdown_blocks().HEREDOC
+    heredoc = console_blocks.HEREDOC
     parts = []
     for command in commands:
         parts.append('<span class="gp">$ </span>' + mark_command(command.command, heredoc))
@@ -87,7 +76,7 @@ def on_page_content(html_text: str, page, config, files) -> str:
     source = Path(page.file.abs_src_path)
     if source.suffix != ".md":
         return html_text
-    mb = _markdown_blocks()
+    mb = console_blocks
     blocks = [b for b in mb.find_blocks(source) if b.lang == "console"]
     found = list(BLOCK.finditer(html_text))
     where = page.file.src_uri

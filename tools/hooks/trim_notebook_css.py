@@ -12,7 +12,7 @@ drops, from each inline <style> of a notebook page:
   stylesheets (Material's, extra_css) uses, directly or through another one;
 - @keyframes that no kept rule names, and at-rule blocks left empty.
 
-Everything else stays as written. tests/test_browser.py compares every element
+Everything else stays as written. tests/site/test_browser.py compares every element
 of the page with the untrimmed page (KEEP_NOTEBOOK_CSS=1 turns the hook off).
 """
 

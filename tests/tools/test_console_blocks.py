@@ -1,9 +1,9 @@
-"""Tests of the small collector in markdown_blocks.py: it is code too."""
+"""Tests of the small collector in tools/console_blocks.py: it is code too."""
 
 from pathlib import Path
 
 import pytest
-from markdown_blocks import find_blocks, output_matches, parse_console, parse_info, strip_sudo
+from console_blocks import find_blocks, output_matches, parse_console, parse_info, strip_sudo
 
 
 def test_parse_info_plain_and_braces():

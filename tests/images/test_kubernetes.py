@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-from markdown_blocks import find_blocks, parse_console
+from console_blocks import find_blocks, parse_console
 
 MANIFESTS = ROOT / "images" / "kubernetes"
 FILES = sorted(MANIFESTS.glob("*.yaml"))

@@ -18,15 +18,9 @@ from urllib.parse import urlparse
 
 import pytest
 from conftest import ROOT
-from markdown_blocks import find_blocks, parse_console
-from site_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    build_small_site,
-    console_blocks,
-    serve,
-    site_pages,
-)
+from console_blocks import find_blocks, parse_console
+from site_helpers import build_small_site, console_blocks, site_pages
+from static_server import CHROMIUM, CHROMIUM_ARGS, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("host_network_quiet")]
 
@@ -373,7 +367,8 @@ def test_diagrams_show_as_svg_in_either_palette(new_context, scheme):
     context = new_context(color_scheme="dark" if scheme == "slate" else "light")
     page = context.new_page()
     variant = "dark" if scheme == "slate" else "light"
-    for path in ("/start/containers/", "/data-science/when-docker-helps/", "/under-the-hood/together/"):
+    for path in ("/start/containers/", "/data-science/when-docker-helps/",
+                 "/under-the-hood/together/"):
         page.goto(path, wait_until="networkidle")
         shown = page.locator(f"article img[src$='.{variant}.svg#only-{variant}']")
         assert shown.count() == 1

@@ -12,14 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from markdown_blocks import Block, find_blocks
+from console_blocks import Block, find_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-sys.path.insert(0, str(ROOT / "tools"))
-from static_server import CHROMIUM, CHROMIUM_ARGS, chromium_problem, serve  # noqa: E402
-
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "chromium_problem", "serve"]
 
 
 def doc_pages() -> list[Path]:

@@ -1,4 +1,8 @@
-"""Find the fenced code blocks of the docs and run the shell ones.
+"""The fenced code blocks of the docs, and the commands of the console ones.
+
+One parser for both of its users: the tests, which run each command and compare its
+output (tests/site/test_docs.py), and the site build, whose copy button copies the
+same commands (tools/hooks/console_copy.py).
 
 Kept small on purpose (pytest-examples does Python; nothing maintained runs
 `console` blocks *and* compares their output, see docs/about/contributing.md).
@@ -15,19 +19,15 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ci_kinds import PAGE_KINDS
+
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 # `{.console data-ci="root" title="x"}` or `console title="x"`
 HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?\s*$")
 ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 
-# What a fence may ask for (data-ci="..."), and what it means (tests/conftest.py KINDS).
-# Run on this project's own CI machine (.ci/run):
-HERE_KINDS = {"root", "docker", "podman"}
-# Run only on GitHub's runners (privileged: our engine refuses it; the others in a job
-# that provides them), or nowhere (gpu); every block that asks for one is listed with
-# its reason in tests/not_run_by_ci.yaml.
-ELSEWHERE_KINDS = {"dockerhub", "privileged", "apptainer", "kubernetes", "ghcr", "arm64", "gpu"}
-CI_KINDS = HERE_KINDS | ELSEWHERE_KINDS
+# What a fence may ask for (data-ci="..."): tools/ci_kinds.py.
+CI_KINDS = PAGE_KINDS
 
 
 @dataclass
@@ -70,8 +70,13 @@ def parse_info(info: str) -> tuple[str, dict[str, str]]:
 
 def find_blocks(path: Path) -> list[Block]:
     """Every fenced block of a Markdown file, also those indented in admonitions and tabs."""
+    return find_blocks_in(path.read_text(encoding="utf-8"), path)
+
+
+def find_blocks_in(text: str, path: Path) -> list[Block]:
+    """find_blocks of a page's text (`path` names it in messages)."""
     blocks: list[Block] = []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = text.splitlines()
     i = 0
     while i < len(lines):
         m = FENCE.match(lines[i])
@@ -159,3 +164,22 @@ def strip_sudo(command: str) -> str:
     """`sudo cmd` is what a reader types; a root test runs `cmd` (sudo may not exist)."""
     words = shlex.split(command, posix=True) if command.startswith("sudo ") else []
     return command[len("sudo ") :] if words and words[0] == "sudo" else command
+
+
+def console_blocks(path: Path) -> list[Block]:
+    """The ```console blocks of a page that run (includes of real files do not)."""
+    return [b for b in find_blocks(path) if b.lang == "console" and not b.is_include]
+
+
+def walks(path: Path) -> dict[str, list[Block]]:
+    """The paths a reader takes through a page, each its console blocks in order.
+
+    "docker": every block but the Podman ones; "podman", on a page that has Podman
+    blocks: every block but the Docker ones (a Podman reader skips the Docker tabs)."""
+    blocks = console_blocks(path)
+    found = {}
+    if main := [b for b in blocks if "podman" not in b.kinds]:
+        found["docker"] = main
+    if any("podman" in b.kinds for b in blocks):
+        found["podman"] = [b for b in blocks if "docker" not in b.kinds]
+    return found
