@@ -286,8 +286,8 @@ def test_concurrency():
     deploy = docs["jobs"]["deploy"]
     assert deploy["concurrency"] == {"group": "pages", "cancel-in-progress": False}
     assert "pull_request" in deploy["if"]
-    others = [j.get("concurrency", {}).get("group") for n, j in docs["jobs"].items() if n != "deploy"]
-    assert "pages" not in others
+    others = [job.get("concurrency", {}) for name, job in docs["jobs"].items() if name != "deploy"]
+    assert all(c.get("group") != "pages" for c in others)
 
 
 def image_builds() -> list[dict]:
@@ -379,7 +379,8 @@ def test_docker_blocks_run_on_the_runners_docker_and_on_docker_29():
     tests = load(GITHUB / "workflows" / "tests.yml")["jobs"]
     assert any("make test" in s.get("run", "") for s in steps(tests["test"]))
     assert tests["docker29"]["runs-on"] == "ubuntu-26.04"
-    docker_blocks = [(b, k) for b, k in docs_blocks() if k & {"docker", "podman"}]
+    engine_kinds = {"docker", "podman", "dockerhub", "privileged"}
+    docker_blocks = [(b, k) for b, k in docs_blocks() if k & engine_kinds]
     assert docker_blocks
     for block, kinds in docker_blocks:
         assert any(selects(args, block, kinds) for _, args in pytest_runs(tests["docker29"]))
