@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -99,13 +100,27 @@ DOCKER_HUB_STAND_INS = {"library/python:3.13-slim": "PYTHON_BASE",
                         "library/python:3.13-slim-trixie": "PYTHON_BASE"}
 
 
+def docker_hub_mirror() -> str | None:
+    """The registry on this machine that dockerd uses as Docker Hub's mirror: the one
+    .ci/run starts (DOCKER_HUB_MIRROR), or one that the running dockerd names."""
+    if mirror := os.environ.get("DOCKER_HUB_MIRROR"):
+        return mirror
+    info = subprocess.run(["docker", "info", "--format", "{{json .RegistryConfig.Mirrors}}"],
+                          capture_output=True, text=True, timeout=30)
+    for url in json.loads(info.stdout or "null") or []:
+        host = url.split("://", 1)[-1].rstrip("/")
+        if host.startswith(("127.0.0.1:", "localhost:")):
+            return host
+    return None
+
+
 @pytest.fixture(scope="session")
 def docker_hub_names(base_images: dict[str, str]) -> dict[str, str]:
     """Docker Hub name -> the local stand-in for it (none where Docker Hub is real); with
     DOCKER_HUB_MIRROR set, the stand-ins are pushed there first."""
     if not base_images:
         return {}  # the real Docker Hub (GitHub's runners)
-    mirror = os.environ.get("DOCKER_HUB_MIRROR")
+    mirror = docker_hub_mirror()
     names = {}
     for name, arg in DOCKER_HUB_STAND_INS.items():
         names[name] = base_images[arg]
@@ -135,7 +150,7 @@ def podman_env(docker_hub_names: dict[str, str]):
         # Rootless Podman reads rootless_storage_path (graphroot is root's).
         f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
         f'rootless_storage_path = "{home}/storage"\nrunroot = "{home}/run"\n')
-    mirror = os.environ.get("DOCKER_HUB_MIRROR")
+    mirror = docker_hub_mirror()
     registries = 'unqualified-search-registries = ["docker.io"]\n'
     if mirror:
         registries += (f'[[registry]]\nlocation = "docker.io"\n[[registry.mirror]]\n'

@@ -71,11 +71,11 @@ def browser_problem() -> str | None:
 @functools.cache
 def reader_user() -> pwd.struct_passwd | None:
     """Who runs the pages as a reader, a normal user: we ourselves when we are not root;
-    as root, READER_USER (.ci/run makes docker-basics-reader) or the user who called
-    sudo."""
+    as root, READER_USER, or the user who called sudo, or the reader .ci/run makes."""
     if os.geteuid() != 0:
         return pwd.getpwuid(os.geteuid())
-    for name in (os.environ.get("READER_USER"), os.environ.get("SUDO_USER")):
+    for name in (os.environ.get("READER_USER"), os.environ.get("SUDO_USER"),
+                 "docker-basics-reader"):
         if name and name != "root":
             try:
                 return pwd.getpwnam(name)
