@@ -13,77 +13,22 @@ host and inside a container (where /proc/self/cgroup may name a path that is
 mounted elsewhere). Exit status 125 when misused, as docker run's; 130 after
 Ctrl-C, 143 after SIGTERM, 129 after SIGHUP (it changes nothing: nothing to undo).
 Standard library only (joblib, threadpoolctl and numpy are looked at if there).
+Needs plumbing.py and cgroups.py beside it.
 """
-
-from __future__ import annotations
 
 import _signal  # the C module under `signal`, which imports enum first (~3 ms)
 
-if __name__ == "__main__":  # Ctrl-C and SIGTERM wait until main is ready for them
+if __name__ == "__main__":  # stop signals wait until main is ready for them
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
 
-import argparse
 import math
 import os
-import signal
-import sys
+
+import plumbing
+from cgroups import locate, read
+from plumbing import Stop, UsageError
 
 PROG = "limits_report.py"
-
-
-class CgroupError(Exception):
-    """No such controller here: the report says "none"."""
-
-
-# --- where our cgroup is: the same code as in cgroups.py and minicontainer.py -----
-
-SELF_CGROUP, MOUNTINFO = "/proc/self/cgroup", "/proc/self/mountinfo"
-
-
-def read(path: str) -> str:
-    with open(path, errors="surrogateescape") as f:  # a mount point's name may not be UTF-8
-        return f.read()
-
-
-def write(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def locate(controller: str) -> tuple[int, str, str]:
-    """(cgroup version, where its hierarchy is mounted, this process's own cgroup folder).
-
-    /proc/self/cgroup names our cgroup as a path in the hierarchy: one line per
-    hierarchy on v1 ("4:memory:/user.slice"), one line "0::/path" on v2.
-    /proc/self/mountinfo says where each hierarchy is mounted, and which of its
-    folders is at the mount point (the 4th field). They differ inside a container
-    on v1: the line says /docker/<id>, and that very folder is mounted at
-    /sys/fs/cgroup/memory, so our folder is the mount point itself.
-    """
-    paths = {}
-    for line in read(SELF_CGROUP).splitlines():
-        _, names, path = line.split(":", 2)
-        for name in names.split(","):
-            paths[name] = path  # "" is the v2 hierarchy
-    v2 = None
-    for line in read(MOUNTINFO).splitlines():
-        fields = line.split()
-        dash = fields.index("-")
-        mounted, at, fstype = fields[3], fields[4], fields[dash + 1]
-        if fstype == "cgroup" and controller in fields[dash + 3].split(","):
-            version, path = 1, paths.get(controller, "/")
-        elif fstype == "cgroup2" and v2 is None:
-            version, path = 2, paths.get("", "/")
-        else:
-            continue
-        inside = os.path.relpath(path, mounted) if path.startswith(mounted) else "."
-        found = (version, at, os.path.normpath(os.path.join(at, inside)))
-        if version == 1:
-            return found
-        v2 = found
-    if v2 and controller in read(f"{v2[1]}/cgroup.controllers").split():
-        return v2
-    raise CgroupError(f"the {controller} cgroup controller is not available on this machine")
 
 
 # --- the limits ------------------------------------------------------------------
@@ -104,7 +49,7 @@ def cgroup_chain(controller: str) -> list[str]:
     """
     try:
         _, root, own = locate(controller)
-    except (CgroupError, OSError):
+    except (UsageError, OSError):
         return []
     chain = [own]
     while chain[-1] != root and chain[-1].startswith(root):
@@ -156,7 +101,7 @@ def gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
-def report() -> None:
+def report() -> int:
     quota = cpu_quota()
     print(f"os.cpu_count():        {os.cpu_count()}  (the machine)")
     print(f"CPU affinity:          {len(os.sched_getaffinity(0))}")
@@ -182,49 +127,21 @@ def report() -> None:
     print(f"cgroup memory limit:   {gib(limit) if limit else 'none'}")
     shm = os.statvfs("/dev/shm") if os.path.isdir("/dev/shm") else None
     print(f"/dev/shm size:         {gib(shm.f_blocks * shm.f_frsize) if shm else 'none'}")
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, and docker run's status for bad flags
-        self.exit(125, f"{self.prog}: {message} (see --help)\n")
-
-
-class Stopped(Exception):
-    """Ctrl-C or SIGTERM: stop at once, with one line and 128 + signum."""
-
-
-def stopped(signum: int, frame: object) -> None:
-    raise Stopped(signum)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
-    stop_signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    try:
-        for signum in stop_signals:
-            if signal.getsignal(signum) != signal.SIG_IGN:  # SIGINT in a background job, nohup
-                signal.signal(signum, stopped)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)  # one held back comes now
-        report()
-        sys.stdout.flush()
-    except BrokenPipeError:  # `limits_report.py | head -3`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the final flush
-        return 128 + signal.SIGPIPE  # what a shell shows for a command ended by SIGPIPE
-    except OSError as exc:  # the output's disk is full, say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print(f"{PROG}: cannot write the report: {exc.strerror}", file=sys.stderr)
-        return 125
-    except Stopped as stop:
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # a second one changes nothing
-        signum = stop.args[0]
-        names = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGHUP: "SIGHUP (the terminal closed)"}
-        name = names.get(signum, "SIGTERM")
-        sys.stdout.flush()
-        print(f"{PROG}: stopped by {name}", file=sys.stderr)
-        return 128 + signum
     return 0
 
 
+# ===================================================================================
+# Plumbing of this script: the command line.
+# The rest is in plumbing.py, shared by every script of this folder.
+# ===================================================================================
+
+
+def main(argv: list[str] | None = None) -> int:
+    plumbing.PROG = PROG
+    plumbing.parser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+    Stop.at_once()  # it changes nothing: a stop signal may end it anywhere
+    return plumbing.guarded(report)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    plumbing.as_script(main, PROG)

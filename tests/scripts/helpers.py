@@ -15,6 +15,7 @@ import fcntl
 import glob
 import os
 import pty
+import pwd
 import random
 import select
 import signal
@@ -26,13 +27,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import ROOT, our_cgroups, readable_copy
+import pytest
+from conftest import IN_CI, ROOT, our_cgroups, readable_copy
 
 SCRIPTS = ROOT / "scripts"
 PY = sys.executable
-NOBODY = 65534
+NOBODY = 65534  # also the overflow uid: what a process is in a user namespace before its map
 SYSTEM_PYTHON = "/usr/bin/python3"  # one the nobody user can run
-GRACE = 3.0  # the scripts' Stop.GRACE: a command that ignores the signal gets this long
+GRACE = 3.0  # plumbing.GRACE: a command that ignores the signal gets this long
+
+
+def reader() -> int:
+    """The uid of a real normal user (READER_USER, default docker-basics-reader): nobody's
+    uid 65534 hid a bug, as it is also what a process is in a new user namespace."""
+    name = os.environ.get("READER_USER", "docker-basics-reader")
+    try:
+        user = pwd.getpwnam(name)
+    except KeyError:
+        if IN_CI:
+            pytest.fail(f"the user {name} (READER_USER) does not exist; CI must have it")
+        pytest.skip(f"needs the user {name} (set READER_USER to another normal user)")
+    assert user.pw_uid not in (0, NOBODY), f"{name} must be a normal user, not root or nobody"
+    return user.pw_uid
 
 
 def script(
@@ -43,14 +59,21 @@ def script(
     python: str | None = None,
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run scripts/<name>, as root or (user=NOBODY) as another user, with its output."""
+    """Run scripts/<name>, as root or (user=NOBODY, reader()) as another user, with its output."""
     path = SCRIPTS / name if user is None else readable_copy(SCRIPTS / name)
     cmd = [python or (SYSTEM_PYTHON if user is not None else PY), str(path), *map(str, args)]
     if user is not None:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={gid_of(user)}", "--clear-groups", *cmd]
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd
     )
+
+
+def gid_of(uid: int) -> int:
+    try:
+        return pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        return uid
 
 
 def signalled_inside(
@@ -67,6 +90,7 @@ def signalled_inside(
         "    return real(*args, **kwargs)\n"
         f"{function} = signalled\n"
         f"sys.argv = {[str(SCRIPTS / name), *args]!r}\n"
+        f"sys.path.insert(0, {str(SCRIPTS)!r})  # as for a script run directly\n"
         "runpy.run_path(sys.argv[0], run_name='__main__')\n"
     )
     return subprocess.run(

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import cgroups
+import plumbing
 import pytest
-from scripts_helpers import (
+from helpers import (
     GRACE,
     NOBODY,
     PY,
@@ -136,7 +137,7 @@ def test_cgroup_v2_layout_with_a_fake_tree(tmp_path: Path, monkeypatch: pytest.M
 def test_cgroup_v2_without_the_controller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "cgroup.controllers").write_text("cpu memory\n")
     fake_proc(tmp_path, monkeypatch, "0::/\n", f"30 23 0:26 / {tmp_path} rw - cgroup2 cgroup2 rw\n")
-    with pytest.raises(cgroups.CgroupError, match="the pids cgroup controller is not available"):
+    with pytest.raises(plumbing.UsageError, match="the pids cgroup controller is not available"):
         cgroups.locate("pids")
 
 
@@ -155,7 +156,7 @@ def test_cgroup_v1_inside_a_container(tmp_path: Path, monkeypatch: pytest.Monkey
     assert cgroups.locate("cpu") == (1, f"{tmp_path}/cpu,cpuacct", f"{tmp_path}/cpu,cpuacct")
     cg = cgroups.Cgroup("docker-basics", ["memory"])
     assert cg.dirs["memory"] == f"{tmp_path}/memory/{cg.name}"
-    with pytest.raises(cgroups.CgroupError, match=f"cannot create the cgroup {tmp_path}/memory/"):
+    with pytest.raises(plumbing.UsageError, match=f"cannot create the cgroup {tmp_path}/memory/"):
         cg.create()  # the folder does not exist here: as read-only in a container, one line
 
 
@@ -387,7 +388,7 @@ def test_a_command_that_survives_ctrl_c_on_a_terminal_goes_on():
 def test_a_background_job_keeps_ignoring_ctrl_c():
     """Started with SIGINT ignored (`cmd &` in a script), the script ignores it too."""
     proc = subprocess.Popen(
-        [PY, "-c", "import cgroups; print(sorted(int(s) for s in cgroups.Stop.ignored))"],
+        [PY, "-c", "import plumbing; print(sorted(int(s) for s in plumbing.Stop.ignored))"],
         cwd=SCRIPTS,
         stdout=subprocess.PIPE,
         text=True,

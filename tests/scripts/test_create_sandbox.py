@@ -14,11 +14,13 @@ from pathlib import Path
 import create_sandbox as cs
 import pytest
 from conftest import ROOT, readable_copy
-from scripts_helpers import (
+from helpers import (
     ctrl_c_on_a_terminal,
+    gid_of,
     marker,
     one_line,
     processes_with,
+    reader,
     still_running,
     stop_at,
 )
@@ -34,7 +36,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     cmd = [python, str(SCRIPT if user is None else readable_copy(SCRIPT)), *map(str, args)]
     if user is not None:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={gid_of(user)}", "--clear-groups", *cmd]
     return subprocess.run(
         cmd, cwd=cwd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
     )
@@ -540,3 +542,62 @@ def test_rootless_where_user_namespaces_are_forbidden(nobody_dir: Path):
     rc, *err = proc.stdout.splitlines()
     assert rc == "125", proc
     assert len(err) == 1 and "user namespaces are not allowed for normal users here" in err[0]
+
+
+# --- hostile input found by an adversarial run ---------------------------------
+
+
+def test_a_damaged_elf_file_is_one_line(tmp_path: Path):
+    """`printf '\\x7fELF\\x02\\x01' > t` ended in a struct.error traceback."""
+    damaged = tmp_path / "t"
+    damaged.write_bytes(b"\x7fELF\x02\x01")
+    damaged.chmod(0o755)
+    proc = run(tmp_path / "box", "-c", damaged)
+    one_line(proc, 125, f"{damaged} is not a valid ELF file (cut short or damaged)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path):
+    """A FIFO named as a command hung the script until SIGKILL."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    fifo.chmod(0o755)
+    proc = run(tmp_path / "box", "-c", fifo)  # run() has a timeout: a hang fails the test
+    one_line(proc, 125, f"{fifo} is not a regular file (a FIFO or a device?)")
+
+
+@pytest.mark.parametrize("secret", ["/etc/shadow", "/etc/ssh/ssh_host_ed25519_key"])
+def test_a_shebang_does_not_copy_a_host_secret(secret: str, tmp_path: Path):
+    """`#!/etc/shadow` copied the host's password hashes into the sandbox."""
+    if not os.path.exists(secret):
+        pytest.skip(f"no {secret} here")
+    script = tmp_path / "innocent"
+    script.write_text(f"#!{secret}\n")
+    script.chmod(0o755)
+    proc = run(tmp_path / "box", "-c", script)
+    one_line(proc, 125, f"names {secret} as its #! interpreter: not a program, so not copied")
+    assert not (tmp_path / "box").exists()
+
+
+def test_a_target_name_of_255_bytes(tmp_path: Path):
+    """The longest name a folder may have: its own temporary name (.NAME.partial-...)
+    was longer, and the build failed with 'File name too long'."""
+    name = "b" * 255
+    proc = run(tmp_path / name, "-c", "true")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.root
+def test_rootless_enter_as_a_real_user(tmp_path: Path):
+    """As a normal user whose uid is not 65534 (issue 21's blind spot)."""
+    user = reader()
+    home = Path(tempfile.mkdtemp(prefix="sandbox-reader-"))
+    try:
+        os.chown(home, user, gid_of(user))
+        assert run(home / "box", user=user, python=SYSTEM_PYTHON).returncode == 0
+        proc = run("--enter", home / "box", "--", "/bin/bash", "-c", "id -u; echo $$",
+                   user=user, python=SYSTEM_PYTHON)  # fmt: skip
+        assert (proc.returncode, proc.stdout) == (0, "0\n1\n"), proc.stderr
+    finally:
+        shutil.rmtree(home)

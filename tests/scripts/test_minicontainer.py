@@ -6,21 +6,28 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
+import cgroups
 import pytest
-from scripts_helpers import (
+from conftest import our_cgroups
+from helpers import (
     NOBODY,
     PY,
     SCRIPTS,
     build_sandbox,
+    clean_up_after,
     ctrl_c_on_a_terminal,
+    gid_of,
     marker,
     one_line,
     processes_with,
+    reader,
     script,
     still_running,
     stop_at,
+    wait_until,
 )
 
 MINI = SCRIPTS / "minicontainer.py"
@@ -92,18 +99,22 @@ def test_oom_kill_is_137(sandbox: Path):
 
 
 @pytest.mark.root
-def test_rootless(sandbox: Path):
-    home = Path(tempfile.mkdtemp(prefix="minicontainer-nobody-"))  # reachable by nobody
+@pytest.mark.parametrize("who", ["nobody", "reader"])
+def test_rootless(who: str, sandbox: Path):
+    """Issue 21: it read our uid after unshare(CLONE_NEWUSER), when it is the overflow uid
+    65534 already, and mapped that: fine for nobody (65534), refused for anyone else."""
+    user = NOBODY if who == "nobody" else reader()
+    home = Path(tempfile.mkdtemp(prefix="minicontainer-rootless-"))  # reachable by the user
     try:
         box = home / "box"
         subprocess.run(["cp", "-a", sandbox, box], check=True)
-        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", home], check=True)
+        subprocess.run(["chown", "-R", f"{user}:{gid_of(user)}", home], check=True)
         proc = script(
             "minicontainer.py", "--hostname", "rootless", box, "/bin/bash", "-c",
-            "echo $$ $(id -u) $(hostname)", user=NOBODY,
+            "echo $$ $(id -u) $(hostname)", user=user,
         )  # fmt: skip
         assert (proc.returncode, proc.stdout) == (0, "1 0 rootless\n"), proc.stderr
-        limited = script("minicontainer.py", "--memory", "64M", box, "true", user=NOBODY)
+        limited = script("minicontainer.py", "--memory", "64M", box, "true", user=user)
         one_line(limited, 125, "--memory, --pids-limit and --cpus need root (cgroups)")
     finally:
         shutil.rmtree(home)
@@ -300,3 +311,27 @@ def test_ctrl_c_on_a_terminal(sandbox: Path):
     assert stop.returncode == 130
     assert stop.stderr.endswith(stopped_line("SIGINT")), stop.stderr
     assert stop.cgroups_left == [] and still_running(sleep) == [] and stop.seconds < 1
+
+
+@pytest.mark.root
+def test_sigkill_leaves_no_process_and_no_cgroup(sandbox: Path):
+    """SIGKILL cannot be caught: the container's PID 1 dies with the script (its parent-death
+    signal), and the cgroup, which only the script could remove, goes at the next run."""
+    sleep = marker()
+    proc = subprocess.Popen([PY, MINI, "--memory", "64M", "--pids-limit", "16", sandbox,
+                             "sleep", sleep], stdin=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_until(lambda: processes_with(f"sleep {sleep}"))
+        made = our_cgroups(proc.pid)
+        assert made
+        proc.kill()
+        proc.wait()
+        wait_until(lambda: not processes_with(f"sleep {sleep}"), seconds=3)
+        assert all(Path(c).is_dir() for c in made)  # left behind, and empty
+        time.sleep(cgroups.STALE_AFTER)  # a younger empty one may be another run's, starting
+        again = script("minicontainer.py", "--memory", "64M", sandbox, "sleep", "0")
+        assert again.returncode == 0, again.stderr
+        assert [c for c in made if Path(c).exists()] == []
+    finally:
+        still_running(sleep)
+        clean_up_after(proc.pid)

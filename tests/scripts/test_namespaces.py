@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scripts_helpers import (
+from helpers import (
     NOBODY,
     PY,
     SCRIPTS,
@@ -16,6 +16,7 @@ from scripts_helpers import (
     marker,
     one_line,
     processes_with,
+    reader,
     script,
     still_running,
     stop_at,
@@ -44,8 +45,10 @@ def test_run_is_pid_1_alone_with_its_own_hostname_and_only_lo():
 
 
 @pytest.mark.root
-def test_rootless_run_maps_us_to_root():
-    proc = script("namespaces.py", "run", "--", "id", "-u", user=NOBODY)
+@pytest.mark.parametrize("who", ["nobody", "reader"])
+def test_rootless_run_maps_us_to_root(who: str):
+    user = NOBODY if who == "nobody" else reader()
+    proc = script("namespaces.py", "run", "--", "id", "-u", user=user)
     assert (proc.returncode, proc.stdout) == (0, "0\n"), proc.stderr
 
 
@@ -141,6 +144,19 @@ def test_another_users_process(action: list[str]):
     """As nobody, PID 1 (root's) may not be inspected: said in one line, not a traceback."""
     proc = script("namespaces.py", *action, user=NOBODY)
     one_line(proc, 125, "may not look at the namespaces of process 1: it belongs to another user")
+
+
+@pytest.mark.root
+def test_root_is_not_told_to_use_sudo():
+    """Root whose user namespace is refused was told to "run with sudo"."""
+    proc = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c",
+         'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "sh",
+         PY, NS, "run", "--user", "--", "true"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    one_line(proc, 125, "namespaces.py: cannot create a user namespace: ")
+    assert "sudo" not in proc.stderr
 
 
 # --- Ctrl-C and SIGTERM --------------------------------------------------------------------
