@@ -1,4 +1,5 @@
-"""images/python-image: it builds, and the container behaves as docs/data-science/python-image.md says.
+"""images/python-image: it builds, and the container behaves as
+docs/data-science/python-image.md says.
 
 pytest tests/images/test_python_image.py
 """
@@ -128,6 +129,12 @@ def test_no_setuid_or_setgid_programs(py_image: str, python_base: str):
     # As root, so that find sees every folder. The base has some: the check can fail.
     assert docker("run", "--rm", "--user", "0", python_base, *SETUID_FILES.split()).stdout
     assert docker("run", "--rm", "--user", "0", py_image, *SETUID_FILES.split()).stdout == ""
+
+
+def test_nothing_in_the_venv_is_writable_by_everyone(py_image: str):
+    """uv makes its lock file, /opt/venv/.lock, mode 666: the image must not keep it so."""
+    find = ["find", "/opt/venv", "-perm", "-o+w", "!", "-type", "l"]
+    assert docker("run", "--rm", "--user", "0", py_image, *find).stdout == ""
 
 
 def test_jupyter_needs_the_token_and_turns_healthy(py_image: str, container: Callable):

@@ -34,8 +34,12 @@ def needs_box(blocks: list[console_blocks.Block], page_url: str) -> str:
     first = page_url.startswith("start/before-you-start")
     lines = []
     if any(b.lang == "console" and not b.is_include for b in blocks):
-        where = ("a terminal" if first else "a terminal in the top folder of your clone of "
-                 "this repository ([Before you start](/start/before-you-start.md))")
+        where = (
+            "a terminal"
+            if first
+            else "a terminal in the top folder of your clone of "
+            "this repository ([Before you start](/start/before-you-start.md))"
+        )
         lines.append(f"- {where}")
     engines = [ci_kinds.KINDS[k].need for k in ENGINES if k in kinds]
     if engines:

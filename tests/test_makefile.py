@@ -1,0 +1,94 @@
+"""The README's commands in a clone of a normal user: `sudo make test`, then `make test`
+as that user, then `make clean`, all in the same clone. Root must leave nothing
+behind that the user cannot use or remove.
+
+Runs a small selection of tests each time (PYTEST_ARGS): what is checked is the
+Makefile's set-up and clean-up, not the suite again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from plugins.skip_policy import as_reader, reader_env, reader_problem, reader_user
+
+# A quick selection that still writes what a whole run writes: .pytest_cache, the
+# leak report in artifacts/, and __pycache__ folders in tests/ and tools/.
+SELECTION = "PYTEST_ARGS=tests/tools/test_console_blocks.py -n0"
+# sudo's secure_path: root's make finds /usr/bin/python3, as `sudo make test` does.
+SUDO_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@pytest.fixture
+def reader_folder() -> Iterator[Path]:
+    """A folder the reader can enter (pytest's own are root's alone), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="docker-basics-make-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def clone_for_reader(into: Path) -> Path:
+    user = reader_user()
+    clone = into / "docker-basics"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", ROOT, clone], check=True,
+                   capture_output=True, timeout=120)
+    # The uv that `make` would fetch from PyPI (tools/get_uv.py), so the test needs no
+    # network; the rest is made by make.
+    shutil.copytree(ROOT / ".tools", clone / ".tools", symlinks=True)
+    for path in [into, *into.rglob("*")]:
+        os.lchown(path, user.pw_uid, user.pw_gid)
+    into.chmod(0o755)
+    return clone
+
+
+def make(clone: Path, *args: str, as_root: bool) -> subprocess.CompletedProcess[str]:
+    user = reader_user()
+    if as_root:
+        env = {"PATH": SUDO_PATH, "HOME": "/root", "SUDO_USER": user.pw_name,
+               "LANG": "C.UTF-8"}
+        prefix = []
+    else:
+        env, prefix = reader_env(), as_reader()
+    env["DOCKER_BASICS_NESTED_RUN"] = "1"  # plugins/leak_check.py
+    env.pop("CI", None)
+    proc = subprocess.run([*prefix, "make", "-C", str(clone), *args], env=env,
+                          capture_output=True, text=True, timeout=900,
+                          stdin=subprocess.DEVNULL)
+    return proc
+
+
+def root_owned(clone: Path) -> list[str]:
+    return sorted(str(p.relative_to(clone)) for p in clone.rglob("*")
+                  if ".git" not in p.relative_to(clone).parts and p.lstat().st_uid == 0)
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_sudo_make_test_then_make_test_as_the_user_then_make_clean(reader_folder: Path):
+    if problem := reader_problem():
+        pytest.skip(problem)
+    clone = clone_for_reader(reader_folder)
+
+    first = make(clone, "test", SELECTION, as_root=True)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert (clone / ".venv").is_dir() and (clone / "artifacts" / "leaks.json").is_file()
+    assert root_owned(clone) == [], "root left files the user does not own"
+
+    second = make(clone, "test", SELECTION, as_root=False)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "passed" in second.stdout
+
+    cleaned = make(clone, "clean", as_root=False)
+    assert cleaned.returncode == 0, cleaned.stderr[-3000:]
+    left = [p for p in (".venv", ".pytest_cache", "artifacts") if (clone / p).exists()]
+    assert left == [], f"make clean left {left}"
+    assert not list(clone.rglob("__pycache__"))
