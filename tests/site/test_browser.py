@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 from conftest import ROOT
 from console_blocks import find_blocks, parse_console
 from site_helpers import build_small_site, console_blocks, site_pages
@@ -75,6 +76,24 @@ def test_the_site_has_the_pages_of_the_nav(built_site: Path):
     pages = site_pages(built_site)
     assert len(pages) >= 17, pages
     assert "/run-well/am-i-in-a-container/" in pages
+
+
+def test_old_addresses_lead_to_the_moved_pages(page):
+    """The pages moved when the docs tree came to mirror the navigation: a bookmark of
+    an old address still lands on the page (mkdocs-redirects, mkdocs.yml)."""
+    loader = type("Loader", (yaml.SafeLoader,), {})  # mkdocs.yml names Python objects
+    loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+    loader.add_constructor("!ENV", lambda *_: None)
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=loader)
+    redirects = next(p["redirects"]["redirect_maps"] for p in config["plugins"]
+                     if isinstance(p, dict) and "redirects" in p)
+    assert len(redirects) >= 11
+    for old, new in redirects.items():
+        page.goto("/" + old.removesuffix(".md") + "/", wait_until="networkidle")
+        target = "/" + new.rsplit(".", 1)[0] + "/"
+        assert page.url.endswith(target), f"{old} -> {page.url}, not {target}"
+        assert page.locator("article h1").count() == 1
+    assert page.problems == []
 
 
 def test_every_page_loads_cleanly_and_passes_axe(page, built_site: Path):
