@@ -194,6 +194,6 @@ def test_a_missing_piece_is_one_line(tmp_path: Path, case: str, message: str):
 
 
 def test_page_includes_the_script_it_describes():
-    page = (ROOT / "docs" / "scaling" / "hpc.md").read_text()
+    page = (ROOT / "docs" / "sharing" / "hpc.md").read_text()
     assert '--8<-- "images/hpc/analysis.sbatch"' in page
     assert os.path.getsize(HPC / "analysis.sbatch") > 0

@@ -24,7 +24,7 @@ from console_blocks import find_blocks, parse_console
 MANIFESTS = ROOT / "images" / "kubernetes"
 FILES = sorted(MANIFESTS.glob("*.yaml"))
 VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
-PAGE = ROOT / "docs" / "scaling" / "kubernetes.md"
+PAGE = ROOT / "docs" / "sharing" / "kubernetes.md"
 CFS_PERIOD = 100_000  # microseconds: the period Docker and the kubelet write to cpu.max
 
 
