@@ -7,7 +7,8 @@ From the same kinds this hook writes, so that the page and the tests cannot disa
   "What you will learn" box, if it has one): a terminal in the top folder of a clone of
   this repository, and what the page's blocks need, in a reader's words;
 - the badge on each block that needs something: its data-ci-label attribute, which
-  extra.css shows above the block.
+  extra.css shows above the block;
+- the table of kinds, where a page asks for it with a line `<!-- ci-kinds -->`.
 """
 
 from __future__ import annotations
@@ -56,7 +57,19 @@ def needs_box(blocks: list[console_blocks.Block], page_url: str) -> str:
     return f'!!! info "What you need"\n\n{body}\n\n'
 
 
+KINDS_TABLE = "<!-- ci-kinds -->"
+
+
+def kinds_table() -> str:
+    rows = ["| `data-ci` | Badge | The reader needs | Where CI runs it |", "|---|---|---|---|"]
+    for kind in ci_kinds.KINDS.values():
+        if kind.page:
+            rows.append(f"| `{kind.name}` | {kind.badge} | {kind.need} | {kind.runs} |")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
+    markdown = markdown.replace(KINDS_TABLE, kinds_table())
     blocks = console_blocks.find_blocks_in(markdown, Path(page.file.src_uri))
     box = needs_box(blocks, page.file.src_uri)
     if not box:
