@@ -49,61 +49,6 @@ from plumbing import (
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
-# --8<-- [start:root]
-def setup_root(rootfs: str, args) -> None:
-    """Mounts in the new mount namespace, then pivot_root into rootfs (runc's way)."""
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
-    mount(rootfs, rootfs, None, MS_BIND | MS_REC)  # pivot_root needs a mount point
-    mount("proc", f"{rootfs}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    if os.path.isdir(f"{rootfs}/sys"):  # read-only, showing only this network namespace
-        mount("sysfs", f"{rootfs}/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    mount("tmpfs", f"{rootfs}/dev", "tmpfs", MS_NOSUID, "mode=755,size=64k")
-    for name in DEVICES:
-        os.close(os.open(f"{rootfs}/dev/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
-        mount(f"/dev/{name}", f"{rootfs}/dev/{name}", None, MS_BIND)
-    os.mkdir(f"{rootfs}/dev/shm")
-    mount("shm", f"{rootfs}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m")
-    for source, target, read_only in args.volume:
-        where = os.path.join(rootfs, target.lstrip("/"))
-        mount(source, where, None, MS_BIND | MS_REC)
-        if read_only:
-            mount(None, where, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(where))
-    if args.read_only:
-        mount(None, rootfs, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(rootfs))
-    os.chdir(rootfs)
-    # pivot_root(".", ".") stacks the old root under the new one; detaching it
-    # leaves no path back to the host's files (unlike chroot).
-    pivot_root(".", ".")
-    umount_detached(".")
-    os.chdir("/")
-
-
-# --8<-- [end:root]
-
-
-# --8<-- [start:container]
-def container(rootfs: str, args, cgroup: Cgroup) -> None:
-    """PID 1 of the new PID namespace: set up, then become the command. Never returns."""
-
-    def set_up() -> None:
-        cgroup.join()  # first, so the limits cover everything the command starts
-        unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
-        setup_root(rootfs, args)
-        sethostname(args.hostname)
-        loopback_up()
-
-    env = {
-        "PATH": CLEAN_PATH,
-        "HOSTNAME": args.hostname,
-        "HOME": "/root",
-        "TERM": os.environ.get("TERM", "xterm"),
-    }
-    become(args.command, env, setup=set_up, failing="cannot set up the container")
-
-
-# --8<-- [end:container]
-
-
 # --8<-- [start:run]
 def run(args) -> int:
     rootfs = check_rootfs(args)
@@ -141,6 +86,61 @@ def run(args) -> int:
 
 
 # --8<-- [end:run]
+
+
+# --8<-- [start:container]
+def container(rootfs: str, args, cgroup: Cgroup) -> None:
+    """PID 1 of the new PID namespace: set up, then become the command. Never returns."""
+
+    def set_up() -> None:
+        cgroup.join()  # first, so the limits cover everything the command starts
+        unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+        setup_root(rootfs, args)
+        sethostname(args.hostname)
+        loopback_up()
+
+    env = {
+        "PATH": CLEAN_PATH,
+        "HOSTNAME": args.hostname,
+        "HOME": "/root",
+        "TERM": os.environ.get("TERM", "xterm"),
+    }
+    become(args.command, env, setup=set_up, failing="cannot set up the container")
+
+
+# --8<-- [end:container]
+
+
+# --8<-- [start:root]
+def setup_root(rootfs: str, args) -> None:
+    """Mounts in the new mount namespace, then pivot_root into rootfs (runc's way)."""
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
+    mount(rootfs, rootfs, None, MS_BIND | MS_REC)  # pivot_root needs a mount point
+    mount("proc", f"{rootfs}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if os.path.isdir(f"{rootfs}/sys"):  # read-only, showing only this network namespace
+        mount("sysfs", f"{rootfs}/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount("tmpfs", f"{rootfs}/dev", "tmpfs", MS_NOSUID, "mode=755,size=64k")
+    for name in DEVICES:
+        os.close(os.open(f"{rootfs}/dev/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
+        mount(f"/dev/{name}", f"{rootfs}/dev/{name}", None, MS_BIND)
+    os.mkdir(f"{rootfs}/dev/shm")
+    mount("shm", f"{rootfs}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m")
+    for source, target, read_only in args.volume:
+        where = os.path.join(rootfs, target.lstrip("/"))
+        mount(source, where, None, MS_BIND | MS_REC)
+        if read_only:
+            mount(None, where, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(where))
+    if args.read_only:
+        mount(None, rootfs, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(rootfs))
+    os.chdir(rootfs)
+    # pivot_root(".", ".") stacks the old root under the new one; detaching it
+    # leaves no path back to the host's files (unlike chroot).
+    pivot_root(".", ".")
+    umount_detached(".")
+    os.chdir("/")
+
+
+# --8<-- [end:root]
 
 
 # ===================================================================================
