@@ -383,15 +383,3 @@ def test_a_command_that_survives_ctrl_c_on_a_terminal_goes_on():
     assert stop.returncode == 0, stop.stderr
     assert "caught\ndone\n" in stop.stderr and "stopped by" not in stop.stderr
     assert stop.cgroups_left == [] and still_running(sleep) == []
-
-
-def test_a_background_job_keeps_ignoring_ctrl_c():
-    """Started with SIGINT ignored (`cmd &` in a script), the script ignores it too."""
-    proc = subprocess.Popen(
-        [PY, "-c", "import plumbing; print(sorted(int(s) for s in plumbing.Stop.ignored))"],
-        cwd=SCRIPTS,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    assert proc.communicate(timeout=30)[0] == f"[{int(signal.SIGINT)}]\n"
