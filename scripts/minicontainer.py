@@ -35,16 +35,32 @@ import sys
 
 import plumbing
 from cgroups import Cgroup, set_limits
-
-# isort: off
 from plumbing import (
-    CLEAN_PATH, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND,
-    MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, Stop,
-    UsageError, absolute, as_root_hint, as_script, become, check, cpus, fork, guarded,
-    hostname, libc, mount, pids_limit, pivot_root, say, sethostname, size, umount_detached,
-    unshare, user_namespace,
-)  # fmt: skip
-# isort: on
+    CLEAN_PATH,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUTS,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    Stop,
+    UsageError,
+    become,
+    fork,
+    mount,
+    pivot_root,
+    sethostname,
+    umount_detached,
+    unshare,
+    user_namespace,
+)
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
@@ -156,13 +172,13 @@ def loopback_up() -> None:
     """A new network namespace has only `lo`, and it is down: bring it up."""
     import struct
 
-    s = libc.socket(AF_INET, SOCK_DGRAM, 0)  # any socket will do for these ioctls
+    s = plumbing.libc.socket(AF_INET, SOCK_DGRAM, 0)  # any socket will do for these ioctls
     try:
         ifreq = ctypes.create_string_buffer(struct.pack("16sH22x", b"lo", 0))  # struct ifreq
-        check(libc.ioctl(s, SIOCGIFFLAGS, ifreq), "ioctl SIOCGIFFLAGS lo")
+        plumbing.check(plumbing.libc.ioctl(s, SIOCGIFFLAGS, ifreq), "ioctl SIOCGIFFLAGS lo")
         flags = struct.unpack("16sH22x", ifreq.raw[:40])[1]
         ifreq.raw = struct.pack("16sH22x", b"lo", flags | IFF_UP)
-        check(libc.ioctl(s, SIOCSIFFLAGS, ifreq), "ioctl SIOCSIFFLAGS lo")
+        plumbing.check(plumbing.libc.ioctl(s, SIOCSIFFLAGS, ifreq), "ioctl SIOCSIFFLAGS lo")
     finally:
         os.close(s)
 
@@ -175,14 +191,14 @@ def locked_flags(path: str) -> int:
 
 def check_rootfs(args) -> str:
     """The root filesystem as an absolute path, and the volumes' targets inside it."""
-    rootfs = os.path.realpath(absolute(args.rootfs))
+    rootfs = os.path.realpath(plumbing.absolute(args.rootfs))
     if rootfs == "/":
         raise UsageError("the root filesystem must be a folder other than /, the host's own")
     try:
         os.listdir(rootfs)
     except PermissionError:
         raise UsageError(
-            f"may not look into {args.rootfs} (permission denied){as_root_hint()}"
+            f"may not look into {args.rootfs} (permission denied){plumbing.as_root_hint()}"
         ) from None
     except OSError:
         pass  # not there, or not a folder: said below
@@ -229,7 +245,7 @@ def volume(text: str) -> tuple[str, str, bool]:
         raise UsageError(f"{text!r} is not HOST_PATH:/CONTAINER_PATH[:ro]")
     if os.path.normpath(parts[1]) in ("/", "//"):  # as docker run: it would hide the whole root
         raise UsageError(f"{text!r}: the container path may not be / itself")
-    return absolute(parts[0]), parts[1], parts[2:] == ["ro"]
+    return plumbing.absolute(parts[0]), parts[1], parts[2:] == ["ro"]
 
 
 def parse_args(argv: list[str]):
@@ -248,10 +264,10 @@ def parse_args(argv: list[str]):
         command=[],
     )
     takes_value = {
-        "--memory": ("memory", size),
-        "--pids-limit": ("pids_limit", pids_limit),
-        "--cpus": ("cpus", cpus),
-        "--hostname": ("hostname", hostname),
+        "--memory": ("memory", plumbing.size),
+        "--pids-limit": ("pids_limit", plumbing.pids_limit),
+        "--cpus": ("cpus", plumbing.cpus),
+        "--hostname": ("hostname", plumbing.hostname),
         "-v": ("volume", volume),
         "--volume": ("volume", volume),
     }
@@ -296,11 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
-        say(f"{exc} (see --help)")
+        plumbing.say(f"{exc} (see --help)")
         return 125
     Stop.take_over()
-    return guarded(lambda: run(args), "the container is stopped and its cgroup removed")
+    return plumbing.guarded(lambda: run(args), "the container is stopped and its cgroup removed")
 
 
 if __name__ == "__main__":
-    as_script(main, "minicontainer.py", fast=True)  # fast: no interpreter teardown
+    plumbing.as_script(main, "minicontainer.py", fast=True)  # fast: no interpreter teardown

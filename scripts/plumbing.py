@@ -182,7 +182,7 @@ def fork() -> int:
         Stop.in_child()
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         try:  # we may have died before prctl: then nobody would send it
-            os.stat(str(parent), dir_fd=Stop.proc)
+            os.stat(f"/proc/{parent}" if Stop.proc < 0 else str(parent), dir_fd=Stop.proc)
         except OSError:
             os._exit(128 + signal.SIGKILL)
     return pid
@@ -200,6 +200,10 @@ def become(command: list[str], env: dict[str, str] | None = None, setup=None, fa
         say(f"{failing}: {type(exc).__name__}: {exc}")
         os._exit(125)
     try:
+        # Python ignores SIGPIPE and SIGXFSZ for itself; a command must not inherit that
+        # (`yes | head` would end in "Broken pipe" errors), as subprocess knows too.
+        for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(signum, signal.SIG_DFL)
         env = dict(os.environ) if env is None else env
         os.execve(find_program(command[0], env.get("PATH", CLEAN_PATH)), command, env)
     except OSError as exc:
@@ -436,7 +440,7 @@ def as_script(main, prog: str, fast: bool = False) -> None:
     try:
         status = main()
     except SystemExit as exc:  # argparse: --help, or a bad command line
-        status = exc.code if isinstance(exc.code, int) else 125
+        status = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 125
     Output.flush_quietly()
     lost = Output.lost
     if lost is not None and lost.errno != errno.EPIPE:

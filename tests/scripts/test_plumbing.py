@@ -178,3 +178,18 @@ def test_a_background_job_keeps_ignoring_ctrl_c():
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert proc.communicate(timeout=30)[0] == f"[{int(signal.SIGINT)}]\n"
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(
+    "before",
+    [["cgroups.py", "--memory", "64M", "--"], ["namespaces.py", "run", "--"]],
+    ids=["cgroups.py", "namespaces.py"],
+)
+def test_the_command_does_not_inherit_python_s_ignored_sigpipe(before: list[str]):
+    """Python ignores SIGPIPE for itself; a command exec'd without resetting it would
+    write 'Broken pipe' errors where it should end quietly (`yes | head`)."""
+    proc = script(*before, "grep", "SigIgn", "/proc/self/status")
+    assert proc.returncode == 0, proc.stderr
+    ignored = int(proc.stdout.split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1) | 1 << (signal.SIGXFSZ - 1)), proc.stdout
