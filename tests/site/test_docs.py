@@ -28,7 +28,7 @@ from console_blocks import Block, find_blocks, output_matches, parse_console, wa
 from plugins.engines import network_lock
 from plugins.skip_policy import reader_need_problem, reader_problem, skip_unless
 from pytest_examples import CodeExample, EvalExample, find_examples
-from reader_walk import BlockResult, block_problem, describe, walk
+from reader_walk import Walked, block_problem, describe, walk
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -103,10 +103,10 @@ WALKS = {(page, path): blocks for page in PAGES for path, blocks in walks(page).
 CONSOLE = [pytest.param(page, path, b, id=block_id(b) + ("" if path == "docker" else "@podman"),
                         marks=marks(b.ci))
            for (page, path), blocks in WALKS.items() for b in blocks]
-_walked: dict[tuple[Path, str], dict[int, BlockResult]] = {}
+_walked: dict[tuple[Path, str], Walked] = {}
 
 
-def walked(page: Path, path: str, request: pytest.FixtureRequest) -> dict[int, BlockResult]:
+def walked(page: Path, path: str, request: pytest.FixtureRequest) -> Walked:
     """Each page's path is walked once, when the first of its blocks' tests runs; the
     others read their results."""
     if (page, path) not in _walked:
@@ -130,7 +130,7 @@ def test_console_block(page: Path, path: str, block: Block, request: pytest.Fixt
     if problem := reader_problem():
         pytest.skip(problem)
     skip_unless(request.node, block.kinds, reader_need_problem)
-    result = walked(page, path, request)[block.line]
+    result = walked(page, path, request).blocks[block.line]
     assert not result.not_reached, f"not run: {result.not_reached}"
     assert result.ran, "the walk ran none of this block's commands"
     assert len(result.ran) == len(parse_console(block.source)) or result.ran[-1].status != 0
@@ -140,6 +140,26 @@ def test_console_block(page: Path, path: str, block: Block, request: pytest.Fixt
             f"{describe(ran.command)} printed something else than the page shows.\n"
             f"--- page ---\n" + "\n".join(ran.expected) + f"\n--- real ---\n{ran.output}"
         )
+
+
+WALK_IDS = [pytest.param(page, path, id=rel(page) + ("" if path == "docker" else "@podman"))
+            for page, path in WALKS]
+
+
+@pytest.mark.parametrize(("page", "path"), WALK_IDS)
+def test_the_page_cleans_up_after_itself(page: Path, path: str, request: pytest.FixtureRequest):
+    """A reader who follows the page to its end has the clone as it was: every file
+    the page made is removed, and none of the reader's files is changed."""
+    blocks = WALKS[(page, path)]
+    if problem := reader_problem():
+        pytest.skip(problem)
+    if all(block_problem(b) for b in blocks):
+        pytest.skip(f"no block of this path runs here: {block_problem(blocks[0])}")
+    result = walked(page, path, request)
+    if not result.completed:
+        pytest.skip("the walk stopped early: its blocks' own tests fail")
+    assert result.left_behind == [], "the page leaves the clone changed:\n" + "\n".join(
+        result.left_behind)
 
 
 # --- python blocks ------------------------------------------------------------
