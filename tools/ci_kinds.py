@@ -50,6 +50,21 @@ KINDS: dict[str, Kind] = {
             here=True,
         ),
         Kind(
+            "buildx",
+            "Docker's buildx plugin (Docker Desktop and Docker's own packages have it)",
+            "Needs Docker's buildx plugin: run by CI on GitHub's runners only",
+            "GitHub's runners (and our CI machine where Debian packages buildx: Debian 13)",
+            here=False,
+        ),
+        Kind(
+            "compose",
+            "Docker Compose v2 (`docker compose`; Docker Desktop and Docker's own packages "
+            "have it)",
+            "Needs docker compose: run by CI on GitHub's runners only",
+            "GitHub's runners (and our CI machine where Debian packages Compose v2: Debian 13)",
+            here=False,
+        ),
+        Kind(
             "dockerhub",
             "network access to Docker Hub",
             "Needs Docker Hub: run by CI on GitHub's runners only",

@@ -5,8 +5,9 @@ A test (a pytest marker) or a docs block (its fence's data-ci) needs some kinds:
 - root, docker, podman, browser: run on every CI machine, ours (.ci/run) and
   GitHub's. On a developer's machine that lacks one, the test skips with a
   one-line reason; under CI (CI=true) such a skip is a failure.
-- dockerhub, privileged: GitHub's runners only (GITHUB_ACTIONS=true), where a skip
-  is a failure.
+- dockerhub, privileged, buildx, compose: GitHub's runners (GITHUB_ACTIONS=true),
+  where a skip is a failure; buildx and compose also run wherever the Docker plugin
+  is installed (on our CI machine on Debian 13).
 - apptainer, kubernetes, ghcr, arm64: tools only some GitHub workflow jobs have. A
   job that provides them says so in RUN_KINDS (RUN_KINDS=apptainer); there a skip is
   a failure, elsewhere they skip.
@@ -37,6 +38,8 @@ MUST_RUN = {
     **{k: IN_CI for k, kind in KINDS.items() if kind.here},
     "dockerhub": ON_GITHUB,
     "privileged": ON_GITHUB,
+    "buildx": ON_GITHUB,
+    "compose": ON_GITHUB,
     **{k: k in PROVIDED for k in JOB_KINDS},
     "gpu": False,
 }
@@ -179,6 +182,19 @@ def privileged_problem() -> str | None:
     return None
 
 
+@functools.cache
+def plugin_problem(plugin: str) -> str | None:
+    """buildx and compose are plugins of the docker command, not part of the engine."""
+    if problem := docker_problem():
+        return problem
+    probe = subprocess.run(["docker", plugin, "version"], capture_output=True, text=True,
+                           timeout=30)
+    if probe.returncode != 0:
+        return (f"needs the docker {plugin} plugin (not in Debian 12's docker.io): runs on "
+                "GitHub's runners")
+    return None
+
+
 def need_problem(kind: str) -> str | None:
     """None if this machine can run what needs `kind`, else a one-line reason."""
     if kind == "root":
@@ -193,6 +209,8 @@ def need_problem(kind: str) -> str | None:
         return None if ON_GITHUB else "needs Docker Hub: runs on GitHub's runners only"
     if kind == "privileged":
         return privileged_problem()
+    if kind in ("buildx", "compose"):
+        return plugin_problem(kind)
     if kind in GITHUB_ONLY:
         return None if kind in PROVIDED else (
             f"needs {GITHUB_ONLY[kind]}: runs in a GitHub workflow job that sets RUN_KINDS={kind}")
