@@ -505,3 +505,36 @@ def test_screenshots(new_context, scheme, viewport):
         page.screenshot(path=out, full_page=False)
         assert out.stat().st_size > 10_000
     context.close()
+
+
+# The learning path: what a reader follows on a phone, page by page.
+PATH_SECTIONS = ("/start/", "/project/", "/sharing/")
+# "At most a few" code blocks of a page may still scroll sideways on a phone (a long
+# URL or digest cannot always be broken).
+MOST_WIDE_BLOCKS = 3
+WIDE = """() => {
+    const wide = [...document.querySelectorAll('article pre > code')].filter(
+        c => c.scrollWidth > c.clientWidth + 1);
+    return {page: document.documentElement.scrollWidth,
+            blocks: wide.map(c => c.innerText.split('\\n').find(l => l.length > 40) || '')};
+}"""
+
+
+def test_the_path_fits_a_phone(new_context, built_site: Path):
+    """At 390 px, no page of the path scrolls sideways as a whole, and few code blocks
+    do: open tabs and details count too (they are revealed first)."""
+    context = new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    too_wide = {}
+    for path in [p for p in site_pages(built_site) if p.startswith(PATH_SECTIONS)]:
+        page.goto(path, wait_until="networkidle")
+        page.evaluate("""() => {
+            document.querySelectorAll('details').forEach(d => d.open = true);
+            document.querySelectorAll('.tabbed-set > input').forEach(i => i.checked = true);
+        }""")
+        found = page.evaluate(WIDE)
+        if found["page"] > 390 or len(found["blocks"]) > MOST_WIDE_BLOCKS:
+            too_wide[path] = found
+    context.close()
+    assert too_wide == {}, "\n".join(f"{p}: page {f['page']} px, {len(f['blocks'])} wide "
+                                     f"blocks: {f['blocks']}" for p, f in too_wide.items())
