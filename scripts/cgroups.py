@@ -19,9 +19,12 @@ Python 3.11+, Linux, root (see --help for the rootless way). Needs plumbing.py.
 """
 
 import _signal  # the C module under `signal`, which imports enum first (~3 ms)
+import sys
 
 if __name__ == "__main__":  # stop signals wait until we are ready (plumbing.Stop)
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
+    # Run with sudo, Python would leave root's __pycache__ in the reader's clone.
+    sys.dont_write_bytecode = True
 
 import os
 import time

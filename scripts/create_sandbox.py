@@ -24,9 +24,12 @@ Needs plumbing.py.
 from __future__ import annotations
 
 import _signal  # the C module under `signal`, which imports enum first (~3 ms)
+import sys
 
 if __name__ == "__main__":  # stop signals wait until we are ready (plumbing.Stop)
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
+    # Run with sudo, Python would leave root's __pycache__ in the reader's clone.
+    sys.dont_write_bytecode = True
 
 import ctypes
 import errno
@@ -35,7 +38,6 @@ import os
 import shutil
 import stat
 import struct
-import sys
 import sysconfig
 import tempfile
 from dataclasses import dataclass, field

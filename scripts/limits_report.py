@@ -17,9 +17,12 @@ Needs plumbing.py and cgroups.py beside it.
 """
 
 import _signal  # the C module under `signal`, which imports enum first (~3 ms)
+import sys
 
 if __name__ == "__main__":  # stop signals wait until main is ready for them
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP})
+    # Run with sudo, Python would leave root's __pycache__ in the reader's clone.
+    sys.dont_write_bytecode = True
 
 import math
 import os
