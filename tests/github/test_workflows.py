@@ -362,7 +362,8 @@ def test_my_pages_have_github_only_blocks():
     assert {"apptainer", "kubernetes", "ghcr", "arm64"} <= kinds
 
 
-@pytest.mark.parametrize("block, kind, kinds", elsewhere_blocks(), ids=lambda x: str(x))
+@pytest.mark.parametrize("block, kind, kinds", elsewhere_blocks(),
+                         ids=lambda x: "+".join(sorted(x)) if isinstance(x, set) else str(x))
 def test_a_github_job_runs_the_block(block: str, kind: str, kinds: set[str]):
     runners = [
         job_id(item)
