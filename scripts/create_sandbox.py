@@ -160,7 +160,7 @@ class Resolver:
 
 def script_interpreters(path: Path) -> list[Path]:
     """`#!/usr/bin/env python3` needs env and python3; `#!/bin/sh` needs sh."""
-    first = read_file(path)[:256].split(b"\n")[0]
+    first = read_file(path, 256).split(b"\n")[0]
     if not first.startswith(b"#!"):
         return []
     words = first[2:].decode(errors="replace").split()
@@ -179,7 +179,7 @@ def loadable(path: Path, user: Path, what: str) -> Path:
     """A file a program names to be loaded or run with it must be a program or a library:
     a crafted `#!/etc/shadow` or DT_NEEDED would otherwise copy a host secret in."""
     try:
-        is_elf = read_file(path)[:4] == b"\x7fELF"
+        is_elf = read_file(path, 4) == b"\x7fELF"
     except UsageError:
         raise UsageError(f"{user} names {path} as its {what}, and it is not a file") from None
     if not (is_elf or os.access(path, os.X_OK)):
@@ -386,8 +386,9 @@ def read_elf(path: Path) -> Elf | None:
         raise UsageError(f"{path} is not a valid ELF file (cut short or damaged)") from None
 
 
-def read_file(path: Path) -> bytes:
-    """A regular file's bytes; a FIFO or a device (which would never end) is refused."""
+def read_file(path: Path, size: int = -1) -> bytes:
+    """A regular file's bytes (the first `size`); a FIFO or a device is refused (reading
+    one might never end)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO would block the open itself
     except OSError as exc:
@@ -396,7 +397,7 @@ def read_file(path: Path) -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UsageError(f"{path} is not a regular file (a FIFO or a device?)")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+            return f.read(size)
     finally:
         os.close(fd)
 
