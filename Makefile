@@ -23,7 +23,7 @@ export DISABLE_MKDOCS_2_WARNING := true
 export NBCONVERT_DISABLE_CONFIG_EXPORTERS := 1
 PYTEST_ARGS ?=
 
-.PHONY: serve test build lint clean
+.PHONY: serve test build lint release clean
 
 PORT ?= 8000
 serve: .venv/.synced
@@ -39,7 +39,7 @@ test: .venv/.synced $(NPM_TOOLS)
 # `sudo make test` in a clone of yours: what root made in it (.venv, caches, the
 # leak report) is given back to the clone's owner, so that `make test` and
 # `make clean` as yourself go on working.
-OWNED := .venv .tools .pytest_cache node_modules artifacts site
+OWNED := .venv .tools .pytest_cache node_modules artifacts site dist
 GIVE_BACK = owner=$$(ls -nd . | awk '{print $$3":"$$4}'); \
 	if [ "$$(id -u)" = 0 ] && [ "$${owner%%:*}" != 0 ]; then \
 	  for f in $(OWNED); do [ ! -e "$$f" ] || chown -R "$$owner" "$$f"; done; \
@@ -57,6 +57,20 @@ lint: .venv/.synced $(NPM_TOOLS)
 
 build: .venv/.synced
 	.venv/bin/mkdocs build --strict
+
+# A copy for a workshop with poor network (docs/about/workshop.md): the source of a
+# commit and its built site, as two archives in dist/ with their SHA-256 sums. The
+# release workflow runs this for a tag; VERSION names the archives.
+VERSION ?= $(shell git describe --tags --always)
+release: .venv/.synced
+	rm -rf dist site
+	mkdir -p dist
+	.venv/bin/mkdocs build --strict
+	git archive --format=tar.gz --prefix=docker-basics-$(VERSION)/ \
+	  -o dist/docker-basics-$(VERSION)-source.tar.gz HEAD
+	tar -czf dist/docker-basics-$(VERSION)-site.tar.gz \
+	  --transform 's|^\.|docker-basics-$(VERSION)-site|' -C site .
+	cd dist && sha256sum docker-basics-$(VERSION)-* > SHA256SUMS
 
 # tools/get_uv.py holds the one pin of uv; a changed pin fetches it again.
 $(UV): tools/get_uv.py

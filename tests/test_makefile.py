@@ -9,8 +9,10 @@ Makefile's set-up and clean-up, not the suite again.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +105,32 @@ def test_sudo_make_test_then_make_test_as_the_user_then_make_clean(reader_folder
     left = [p for p in (".venv", ".pytest_cache", "artifacts") if (clone / p).exists()]
     assert left == [], f"make clean left {left}"
     assert not list(clone.rglob("__pycache__"))
+
+
+@pytest.mark.slow
+def test_make_release_builds_what_the_workshop_page_lists(tmp_path: Path):
+    """`make release` (the release workflow's one step) in a clone: the two archives and
+    their sums, with the contents docs/about/workshop.md promises."""
+    clone = tmp_path / "docker-basics"
+    subprocess.run(["git", "clone", "-q", ROOT, clone], check=True, timeout=120)
+    for made in (".tools", ".venv"):  # make's set-up is tested above; not again here
+        (clone / made).symlink_to(ROOT / made)
+    (clone / ".venv" / ".synced").exists() or pytest.skip("no .venv/.synced")
+    proc = subprocess.run(["make", "-o", ".venv/.synced", "release", "VERSION=v0.0-test"],
+                          cwd=clone, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    dist = clone / "dist"
+    sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=dist, capture_output=True,
+                          text=True)
+    assert sums.returncode == 0 and sums.stdout.count(": OK") == 2, sums.stdout
+    page = (ROOT / "docs" / "about" / "workshop.md").read_text()
+    with tarfile.open(dist / "docker-basics-v0.0-test-source.tar.gz") as source:
+        top = {Path(n).parts[1] for n in source.getnames() if len(Path(n).parts) > 1}
+    listed = set(re.findall(r"`([\w.]+)/?`", page.split("-source.tar.gz` |", 1)[1]
+                            .split("\n", 1)[0]))
+    assert listed and listed <= top, f"the page lists {listed - top}, not in the archive"
+    with tarfile.open(dist / "docker-basics-v0.0-test-site.tar.gz") as site:
+        names = set(site.getnames())
+    for page_path in ("index.html", "search/search_index.json",
+                      "run-well/am-i-in-a-container/index.html"):
+        assert f"docker-basics-v0.0-test-site/{page_path}" in names, page_path
