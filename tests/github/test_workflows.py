@@ -158,6 +158,7 @@ NEEDS = {
     "id-token": lambda s: s.get("uses", "").startswith(("actions/attest-", "actions/deploy-pages")),
     "attestations": lambda s: s.get("uses", "").startswith("actions/attest-"),
     "pages": lambda s: s.get("uses", "").startswith("actions/deploy-pages"),
+    "contents": lambda s: "gh release create" in s.get("run", ""),
 }
 
 
