@@ -58,7 +58,12 @@ def docker_problem() -> str | None:
     except subprocess.TimeoutExpired:
         return "needs a Docker engine: `docker info` did not answer in 20 s"
     if probe.returncode != 0:
-        if "permission denied" in probe.stderr:
+        # Docker 20.10's client says only that its --format template failed: look at
+        # the socket itself.
+        socket = "/var/run/docker.sock"
+        if "permission denied" in probe.stderr or (
+                "DOCKER_HOST" not in os.environ and os.path.exists(socket)
+                and not os.access(socket, os.R_OK | os.W_OK)):
             return "needs a Docker engine: you may not use it (join the docker group)"
         return "needs a Docker engine: `docker info` failed (is dockerd running?)"
     return None

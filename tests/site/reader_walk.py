@@ -96,7 +96,7 @@ def snapshot(top: Path) -> dict[str, str]:
     byte-code caches do not count: git ignores them, and so does a reader."""
     files = {}
     for path in top.rglob("*"):
-        if path.is_dir() and not path.is_symlink() or "__pycache__" in path.parts:
+        if (path.is_dir() and not path.is_symlink()) or "__pycache__" in path.parts:
             continue
         name = path.relative_to(top).as_posix()
         try:
@@ -222,6 +222,14 @@ def walk(blocks: list[Block], podman: dict | None = None, cleaner_image: str | N
             chown_tree(folder, user.pw_uid, user.pw_gid)
         env = reader_env()
         env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+        # A login gives each user a runtime folder of their own (pam_systemd); tools
+        # such as skopeo and podman keep their state there, and fall back to a shared
+        # /run/containers that root may have made first.
+        runtime = folder / "xdg-run"
+        runtime.mkdir(mode=0o700)
+        if os.geteuid() == 0 and user.pw_uid != 0:
+            os.chown(runtime, user.pw_uid, user.pw_gid)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
         if podman:
             env.update(podman["env"])
         script = script_of(blocks, results)

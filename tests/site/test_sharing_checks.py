@@ -77,7 +77,7 @@ def test_gone_check_fails_while_the_registry_runs(name: str, stopped: bool):
         )
         return source if stopped else STOP.sub("$ true", source)
 
-    results = walk(blocks, edit=edit)
+    results = walk(blocks, edit=edit).blocks
     assert first_failure(blocks, results) == (None if stopped else blocks[-1].line), (
         f"{PAGES[name].name}: the walk of its registry blocks "
         + (

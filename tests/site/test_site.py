@@ -78,7 +78,13 @@ def test_zensical_builds_the_same_config(tmp_path: Path):
             tmp_path / part,
             ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
         )
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path)
+    # Zensical renders no notebook (mkdocs-jupyter is an MkDocs plugin), so the notebook's
+    # old address has nothing to lead to: a known difference (docs/about/contributing.md).
+    config = (ROOT / "mkdocs.yml").read_text()
+    notebook_redirect = ("        notebooks/am-i-in-a-container.md: "
+                         "run-well/am-i-in-a-container.ipynb\n")
+    assert notebook_redirect in config
+    (tmp_path / "mkdocs.yml").write_text(config.replace(notebook_redirect, ""))
     shutil.copytree(ROOT / "tools" / "hooks", tmp_path / "tools" / "hooks")  # mkdocs.yml names them
     proc = subprocess.run(
         [BIN / "zensical", "build", "--strict", "--clean", "-f", "mkdocs.yml"],

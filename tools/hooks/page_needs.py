@@ -30,18 +30,17 @@ DATA_CI = re.compile(r'data-ci="(?P<kinds>[^"]*)"')
 OBJECTIVES = re.compile(r'^!!! abstract "What you will learn[^"]*"\n(?:\n|    .*\n)*', re.M)
 
 
-def needs_box(blocks: list[console_blocks.Block], page_url: str) -> str:
+BEFORE_YOU_START = "start/before-you-start.md"
+
+
+def needs_box(blocks: list[console_blocks.Block], page_url: str, linked: bool = True) -> str:
     kinds = set().union(*(b.kinds for b in blocks))
-    first = page_url.startswith("start/before-you-start")
     lines = []
     if any(b.lang == "console" and not b.is_include for b in blocks):
-        where = (
-            "a terminal"
-            if first
-            else "a terminal in the top folder of your clone of "
-            "this repository ([Before you start](/start/before-you-start.md))"
-        )
-        lines.append(f"- {where}")
+        where = "a terminal in the top folder of your clone of this repository"
+        if linked:
+            where += f" ([Before you start](/{BEFORE_YOU_START}))"
+        lines.append("- a terminal" if page_url == BEFORE_YOU_START else f"- {where}")
     engines = [ci_kinds.KINDS[k].need for k in ENGINES if k in kinds]
     if engines:
         lines.append("- " + " or ".join(engines))
@@ -71,7 +70,9 @@ def kinds_table() -> str:
 def on_page_markdown(markdown: str, page, config, files) -> str:
     markdown = markdown.replace(KINDS_TABLE, kinds_table())
     blocks = console_blocks.find_blocks_in(markdown, Path(page.file.src_uri))
-    box = needs_box(blocks, page.file.src_uri)
+    # A site without that page (a test's one-page site) gets no link to it.
+    linked = files.get_file_from_path(BEFORE_YOU_START) is not None
+    box = needs_box(blocks, page.file.src_uri, linked)
     if not box:
         return markdown
     # Links in the box are relative to the page, like the page's own.
