@@ -59,7 +59,8 @@ def test_rstudio_keeps_a_writable_root():
 
 @pytest.mark.parametrize(
     ("page", "name", "options"),
-    [("python-image.md", "jupyter", PYTHON_HARDENED), ("rocker.md", "rstudio", RSTUDIO_HARDENED)],
+    [("data-science/python-image.md", "jupyter", PYTHON_HARDENED),
+     ("data-science/rocker.md", "rstudio", RSTUDIO_HARDENED)],
 )
 def test_the_docs_run_it_with_these_options(page: str, name: str, options: list[str]):
     text = (ROOT / "docs" / page).read_text()
