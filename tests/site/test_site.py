@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from conftest import ROOT
 from nbclient import NotebookClient
 from site_helpers import build_small_site, sha256
@@ -277,3 +278,34 @@ def test_every_page_has_the_theme_fixes(built_site: Path):
             assert 'role="dialog" aria-label="Search"' in html, page
         assert 'data-md-component="source"' not in html, page
     assert len(pages) > 10
+
+
+def test_the_docs_tree_mirrors_the_navigation():
+    """Each section of the navigation is one folder of docs/, and each of its pages is in
+    that folder: a maintainer finds a page where the reader finds it."""
+    loader = type("Loader", (yaml.SafeLoader,), {})  # mkdocs.yml names Python objects
+    loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+    loader.add_constructor("!ENV", lambda *_: None)
+    nav = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=loader)["nav"]
+
+    def pages(entry) -> list[str]:
+        if isinstance(entry, str):
+            return [entry]
+        if isinstance(entry, dict):
+            return [p for value in entry.values() for p in pages(value)]
+        return [p for item in entry for p in pages(item)]
+
+    folders = {}
+    for section in nav:
+        title, content = next(iter(section.items()))
+        if isinstance(content, list):
+            folders[title] = {Path(p).parts[0] if len(Path(p).parts) > 1 else "" for p in
+                              pages(content)}
+    assert len(folders) >= 6
+    mixed = {title: found for title, found in folders.items() if len(found) != 1 or "" in found}
+    assert mixed == {}, f"sections whose pages are not all in one folder: {mixed}"
+    assert len({next(iter(f)) for f in folders.values()}) == len(folders), folders
+    listed = set(pages(nav))
+    on_disk = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*")
+               if p.suffix in (".md", ".ipynb") and "includes" not in p.parts}
+    assert on_disk - listed == set(), "pages on disk that the navigation does not show"
