@@ -82,7 +82,7 @@ def demo(box: str, use_pivot: bool) -> str:
                 # pivot_root needs the new root to be a mount point: bind it onto itself.
                 mount(box, box, None, MS_BIND | MS_REC)
                 os.chdir(box)
-                pivot_root(".", ".")  # the old root is now stacked under the new one...
+                pivot_root(".", ".")  # the old root is now stacked on top of the new one...
                 umount_detached(".")  # ...and detached
                 os.chdir("/")
             # --8<-- [end:pivot]

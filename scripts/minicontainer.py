@@ -151,7 +151,7 @@ def setup_root(rootfs: str, args) -> None:
     if args.read_only:
         mount(None, rootfs, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(rootfs))
     os.chdir(rootfs)
-    # pivot_root(".", ".") stacks the old root under the new one; detaching it
+    # pivot_root(".", ".") stacks the old root on top of the new one; detaching it
     # leaves no path back to the host's files (unlike chroot).
     pivot_root(".", ".")
     umount_detached(".")
