@@ -108,7 +108,8 @@ def set_limits(cg: Cgroup, memory: int | None, pids_limit: int | None, cpus: flo
     """The limits of docker run --memory, --pids-limit and --cpus, in v1's or v2's files."""
     if memory:
         cg.write("memory", "memory.limit_in_bytes", "memory.max", str(memory))
-        # No swap either, or the kernel would swap instead of killing (docker does the same).
+        # No swap either, or the kernel would swap instead of killing: docker run's
+        # --memory-swap equal to --memory (--memory alone allows as much swap again).
         if cg.version["memory"] == 2:
             if os.path.exists(cg.file("memory", "", "memory.swap.max")):
                 cg.write("memory", "", "memory.swap.max", "0")
