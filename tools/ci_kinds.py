@@ -61,7 +61,7 @@ KINDS: dict[str, Kind] = {
             "Docker Compose v2 (`docker compose`; Docker Desktop and Docker's own packages "
             "have it)",
             "Needs docker compose: run by CI on GitHub's runners only",
-            "GitHub's runners (and our CI machine where Debian packages Compose v2: Debian 13)",
+            "GitHub's runners (tests workflow)",
             here=False,
         ),
         Kind(

@@ -6,8 +6,8 @@ A test (a pytest marker) or a docs block (its fence's data-ci) needs some kinds:
   GitHub's. On a developer's machine that lacks one, the test skips with a
   one-line reason; under CI (CI=true) such a skip is a failure.
 - dockerhub, privileged, buildx, compose: GitHub's runners (GITHUB_ACTIONS=true),
-  where a skip is a failure; buildx and compose also run wherever the Docker plugin
-  is installed (on our CI machine on Debian 13).
+  where a skip is a failure; buildx and compose also run wherever the docker plugin
+  is installed (buildx on our CI machine on Debian 13).
 - apptainer, kubernetes, ghcr, arm64: tools only some GitHub workflow jobs have. A
   job that provides them says so in RUN_KINDS (RUN_KINDS=apptainer); there a skip is
   a failure, elsewhere they skip.
