@@ -381,7 +381,7 @@ def test_docker_blocks_run_on_the_runners_docker_and_on_docker_29():
     tests = load(GITHUB / "workflows" / "tests.yml")["jobs"]
     assert any("make test" in s.get("run", "") for s in steps(tests["test"]))
     assert tests["docker29"]["runs-on"] == "ubuntu-26.04"
-    engine_kinds = {"docker", "podman", "dockerhub", "privileged"}
+    engine_kinds = {"docker", "podman", "dockerhub", "privileged", "buildx", "compose"}
     docker_blocks = [(b, k) for b, k in docs_blocks() if k & engine_kinds]
     assert docker_blocks
     for block, kinds in docker_blocks:

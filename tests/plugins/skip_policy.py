@@ -24,6 +24,7 @@ import os
 import pwd
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from ci_kinds import JOB_KINDS, KINDS
@@ -106,10 +107,9 @@ def reader_env() -> dict[str, str]:
     venvs, nothing under root's home), English messages."""
     user = reader_user()
     assert user is not None
+    checkout = str(Path(__file__).resolve().parents[2])  # its own bins: .venv, .ci/bin
     path = [p for p in os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep)
-            if p and not p.startswith(("/root", os.path.dirname(os.path.dirname(
-                __file__))))  # tests/.. : our checkout's own bins (.venv, .ci/bin)
-            and ".venv" not in p]
+            if p and not p.startswith(("/root", checkout)) and ".venv" not in p]
     # What the reader's own shell would have set: the engine's address, proxies, and
     # the credentials a CI job hands over for a page (gh's token, Apptainer's login).
     env = {k: v for k, v in os.environ.items()
