@@ -72,6 +72,13 @@ KINDS: dict[str, Kind] = {
             here=False,
         ),
         Kind(
+            "github",
+            "network access to GitHub (github.com)",
+            "Needs github.com: run by CI on GitHub's runners only",
+            "GitHub's runners only (tests workflow)",
+            here=False,
+        ),
+        Kind(
             "privileged",
             "an engine that allows `docker run --privileged`",
             "Needs docker run --privileged: run by CI on GitHub's runners only",

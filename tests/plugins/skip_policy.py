@@ -5,7 +5,7 @@ A test (a pytest marker) or a docs block (its fence's data-ci) needs some kinds:
 - root, docker, podman, browser: run on every CI machine, ours (.ci/run) and
   GitHub's. On a developer's machine that lacks one, the test skips with a
   one-line reason; under CI (CI=true) such a skip is a failure.
-- dockerhub, privileged, buildx, compose: GitHub's runners (GITHUB_ACTIONS=true),
+- dockerhub, github, privileged, buildx, compose: GitHub's runners (GITHUB_ACTIONS=true),
   where a skip is a failure; buildx and compose also run wherever the docker plugin
   is installed (buildx on our CI machine on Debian 13).
 - apptainer, kubernetes, ghcr, arm64: tools only some GitHub workflow jobs have. A
@@ -38,6 +38,7 @@ GITHUB_ONLY = {k: KINDS[k].need for k in sorted(JOB_KINDS)}
 MUST_RUN = {
     **{k: IN_CI for k, kind in KINDS.items() if kind.here},
     "dockerhub": ON_GITHUB,
+    "github": ON_GITHUB,
     "privileged": ON_GITHUB,
     "buildx": ON_GITHUB,
     "compose": ON_GITHUB,
@@ -215,6 +216,8 @@ def need_problem(kind: str) -> str | None:
         return browser_problem()
     if kind == "dockerhub":
         return None if ON_GITHUB else "needs Docker Hub: runs on GitHub's runners only"
+    if kind == "github":
+        return None if ON_GITHUB else "needs github.com: runs on GitHub's runners only"
     if kind == "privileged":
         return privileged_problem()
     if kind in ("buildx", "compose"):

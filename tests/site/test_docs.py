@@ -158,8 +158,12 @@ def test_the_page_cleans_up_after_itself(page: Path, path: str, request: pytest.
     result = walked(page, path, request)
     if not result.completed:
         pytest.skip("the walk stopped early: its blocks' own tests fail")
-    assert result.left_behind == [], "the page leaves the clone changed:\n" + "\n".join(
-        result.left_behind)
+    left = result.left_behind
+    if rel(page) == "docs/start/before-you-start.md":
+        # The page's point: a clone of the repository, which the reader keeps (its walk
+        # starts in one already, so the new clone lands inside it).
+        left = [d for d in left if not d.startswith("new: docker-basics/")]
+    assert left == [], "the page leaves the clone changed:\n" + "\n".join(left)
 
 
 # --- python blocks ------------------------------------------------------------
