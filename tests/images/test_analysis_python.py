@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from plugins.skip_policy import skip_unless
 
 from .containers import build, docker
 
@@ -91,8 +92,10 @@ def naive_image(docker_hub_names: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def out(tmp_path: Path) -> Path:
-    """An output folder owned by OTHER_UID, as a reader's own folder is theirs."""
+def out(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """An output folder owned by OTHER_UID, as a reader's own folder is theirs (handing
+    it to another user needs root)."""
+    skip_unless(request.node, {"root"})
     folder = tmp_path / "out"
     folder.mkdir()
     shutil.chown(folder, OTHER_UID, OTHER_UID)

@@ -167,6 +167,7 @@ def test_an_empty_token_is_refused(py_image: str):
     assert "JUPYTER_TOKEN is empty, which would turn authentication off" in proc.stderr
 
 
+@pytest.mark.root  # hands the folder to another user
 @pytest.mark.parametrize("uid", [1000, 4242])
 def test_files_in_a_bind_mount_belong_to_the_host_user(py_image: str, uid: int, tmp_path: Path):
     work = tmp_path / "work"

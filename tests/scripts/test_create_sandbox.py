@@ -577,7 +577,9 @@ def test_a_shebang_does_not_copy_a_host_secret(secret: str, tmp_path: Path):
     script.write_text(f"#!{secret}\n")
     script.chmod(0o755)
     proc = run(tmp_path / "box", "-c", script)
-    one_line(proc, 125, f"names {secret} as its #! interpreter: not a program, so not copied")
+    # A normal user cannot even read /etc/shadow: refused all the same, for that reason.
+    why = ": not a program, so not copied" if os.access(secret, os.R_OK) else ""
+    one_line(proc, 125, f"names {secret} as its #! interpreter{why}")
     assert not (tmp_path / "box").exists()
 
 
