@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console_blocks import Block, parse_console
+from console_blocks import Block, output_matches, parse_console
 from plugins.skip_policy import (
     as_reader,
     need_problem,
@@ -255,6 +255,20 @@ def walk(blocks: list[Block], podman: dict | None = None, cleaner_image: str | N
         remove_walk(folder, podman, cleaner_image)
     completed = all(r.ran and r.ran[-1].status == 0 for r in results.values() if not r.left_out)
     return Walked(results, left_behind, completed)
+
+
+def first_failure(blocks: list[Block], results: dict[int, BlockResult]) -> tuple[int, str] | None:
+    """(line of the block, what went wrong) of the first block whose command failed,
+    printed something else than the page shows, or did not run; None if all passed.
+    For tests of the tests: break a page on purpose and see which check catches it."""
+    for block in blocks:
+        result = results[block.line]
+        for ran in result.ran:
+            if ran.status != 0 or not output_matches(ran.expected, ran.output):
+                return block.line, ran.command
+        if result.not_reached or result.left_out or not result.ran:
+            return block.line, result.not_reached or result.left_out or "nothing ran"
+    return None
 
 
 def describe(command: str) -> str:

@@ -15,9 +15,9 @@ import subprocess
 
 import pytest
 from conftest import ROOT
-from console_blocks import Block, console_blocks, output_matches, parse_console
+from console_blocks import Block, console_blocks, parse_console
 from plugins.skip_policy import reader_problem
-from reader_walk import walk
+from reader_walk import first_failure, walk
 
 CHEAT_SHEET = ROOT / "docs" / "reference" / "cheat-sheet.md"
 TROUBLESHOOTING = ROOT / "docs" / "reference" / "troubleshooting.md"
@@ -31,19 +31,6 @@ def titled(page, *titles: str) -> list[Block]:
     blocks = [b for b in console_blocks(page) if b.attrs.get("title") in titles]
     assert sorted({b.attrs["title"] for b in blocks}) == sorted(titles), "a block is missing"
     return blocks
-
-
-def first_failure(blocks: list[Block], results) -> tuple[int, str] | None:
-    """(line of the block, command) of the first command that failed or printed
-    something else than the page shows; None if every command passed."""
-    for block in blocks:
-        result = results[block.line]
-        for ran in result.ran:
-            if ran.status != 0 or not output_matches(ran.expected, ran.output):
-                return block.line, ran.command
-        if result.not_reached or result.left_out:
-            return block.line, result.not_reached or result.left_out
-    return None
 
 
 def remove_ours(tag: str) -> None:

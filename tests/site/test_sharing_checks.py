@@ -16,9 +16,9 @@ import socket
 
 import pytest
 from conftest import ROOT
-from console_blocks import Block, console_blocks, output_matches
+from console_blocks import Block, console_blocks
 from plugins.skip_policy import reader_problem
-from reader_walk import walk
+from reader_walk import first_failure, walk
 
 PAGES = {
     "registries": ROOT / "docs" / "sharing" / "registries.md",
@@ -44,19 +44,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def first_failure(blocks: list[Block], results) -> int | None:
-    """The line of the first block with a command that failed or printed something
-    else than the page shows; None if every command passed."""
-    for block in blocks:
-        result = results[block.line]
-        if result.not_reached or result.left_out or not result.ran:
-            return block.line
-        for ran in result.ran:
-            if ran.status != 0 or not output_matches(ran.expected, ran.output):
-                return block.line
-    return None
-
-
 @pytest.mark.parametrize("name", sorted(PAGES))
 @pytest.mark.parametrize("stopped", [True, False], ids=["stopped", "left-running"])
 def test_gone_check_fails_while_the_registry_runs(name: str, stopped: bool):
@@ -78,7 +65,8 @@ def test_gone_check_fails_while_the_registry_runs(name: str, stopped: bool):
         return source if stopped else STOP.sub("$ true", source)
 
     results = walk(blocks, edit=edit).blocks
-    assert first_failure(blocks, results) == (None if stopped else blocks[-1].line), (
+    failure = first_failure(blocks, results)
+    assert (failure and failure[0]) == (None if stopped else blocks[-1].line), (
         f"{PAGES[name].name}: the walk of its registry blocks "
         + (
             "fails unchanged"

@@ -14,9 +14,9 @@ import subprocess
 
 import pytest
 from conftest import ROOT
-from console_blocks import Block, console_blocks, output_matches, parse_console
+from console_blocks import Block, console_blocks, parse_console
 from plugins.skip_policy import reader_problem
-from reader_walk import walk
+from reader_walk import first_failure, walk
 
 DATA_AND_FILES = ROOT / "docs" / "project" / "data-and-files.md"
 # The build of the image the secret checks look in, as the page writes it.
@@ -29,19 +29,6 @@ def blocks_from(page, marker: str, count: int) -> list[Block]:
     blocks = console_blocks(page)
     first = next(i for i, b in enumerate(blocks) if marker in b.source)
     return blocks[first : first + count]
-
-
-def first_failure(blocks: list[Block], results) -> tuple[int, str] | None:
-    """(line of the block, command) of the first command that failed or printed
-    something else than the page shows; None if every command passed."""
-    for block in blocks:
-        result = results[block.line]
-        for ran in result.ran:
-            if ran.status != 0 or not output_matches(ran.expected, ran.output):
-                return block.line, ran.command
-        if result.not_reached or result.left_out:
-            return block.line, result.not_reached or result.left_out
-    return None
 
 
 @pytest.mark.docker
