@@ -171,15 +171,20 @@ def console_blocks(path: Path) -> list[Block]:
     return [b for b in find_blocks(path) if b.lang == "console" and not b.is_include]
 
 
+# Kinds that only a Docker reader's blocks have.
+DOCKER_ONLY = {"docker", "buildx", "compose", "privileged"}
+
+
 def walks(path: Path) -> dict[str, list[Block]]:
     """The paths a reader takes through a page, each its console blocks in order.
 
     "docker": every block but the Podman ones; "podman", on a page that has Podman
-    blocks: every block but the Docker ones (a Podman reader skips the Docker tabs)."""
+    blocks: every block but the Docker ones, those that need Docker itself or one of
+    its plugins (a Podman reader skips the Docker tabs)."""
     blocks = console_blocks(path)
     found = {}
     if main := [b for b in blocks if "podman" not in b.kinds]:
         found["docker"] = main
     if any("podman" in b.kinds for b in blocks):
-        found["podman"] = [b for b in blocks if "docker" not in b.kinds]
+        found["podman"] = [b for b in blocks if not b.kinds & DOCKER_ONLY]
     return found

@@ -3,7 +3,14 @@
 from pathlib import Path
 
 import pytest
-from console_blocks import find_blocks, output_matches, parse_console, parse_info, strip_sudo
+from console_blocks import (
+    find_blocks,
+    output_matches,
+    parse_console,
+    parse_info,
+    strip_sudo,
+    walks,
+)
 
 
 def test_parse_info_plain_and_braces():
@@ -83,3 +90,18 @@ def test_strip_sudo():
     assert strip_sudo("sudo chroot box /bin/sh") == "chroot box /bin/sh"
     assert strip_sudo("sudoku") == "sudoku"
     assert strip_sudo("echo sudo") == "echo sudo"
+
+
+def test_a_podman_reader_skips_every_docker_tab(tmp_path: Path):
+    """A Docker tab's block needs Docker, or one of its plugins: none of them is in the
+    Podman path, and the Podman blocks are in no Docker path."""
+    page = tmp_path / "p.md"
+    page.write_text(
+        "```console\n$ cd here\n```\n\n"
+        '```{.console data-ci="compose"}\n$ docker compose up -d\n```\n\n'
+        '```{.console data-ci="docker dockerhub"}\n$ docker pull x\n```\n\n'
+        '```{.console data-ci="podman"}\n$ podman-compose up -d\n```\n'
+    )
+    paths = walks(page)
+    assert [b.line for b in paths["docker"]] == [1, 5, 9]
+    assert [b.line for b in paths["podman"]] == [1, 13]
