@@ -112,11 +112,11 @@ def reader_env() -> dict[str, str]:
     path = [p for p in os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep)
             if p and not p.startswith(("/root", checkout)) and ".venv" not in p]
     # What the reader's own shell would have set: the engine's address, proxies, and
-    # the credentials a CI job hands over for a page (gh's token, Apptainer's login).
+    # the credential a CI job hands over for a page (gh's token).
     env = {k: v for k, v in os.environ.items()
            if k in ("DOCKER_BUILDKIT", "DOCKER_HOST", "CI", "TZ", "http_proxy",
                     "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-                    "GH_TOKEN", "APPTAINER_DOCKER_USERNAME", "APPTAINER_DOCKER_PASSWORD")}
+                    "GH_TOKEN")}
     return {**env, "HOME": user.pw_dir, "USER": user.pw_name, "LOGNAME": user.pw_name,
             "SHELL": "/bin/bash", "PATH": os.pathsep.join(path), "LANG": "C.UTF-8",
             "TERM": "dumb", "PAGER": "cat", "COLUMNS": "80"}
