@@ -213,7 +213,9 @@ def main() -> None:
         pages = sorted(
             "/" + p.parent.relative_to(ours_site).as_posix() + "/"
             for p in ours_site.rglob("index.html")
-            if "assets" not in p.parts
+            # not the old addresses, which mkdocs-redirects makes into stubs that
+            # load the new page: that page is already in the list
+            if "assets" not in p.parts and 'http-equiv="refresh"' not in p.read_text()
         )
         pages = [p.replace("/./", "/") for p in pages]
         with serve(ours_site, gzip=True) as ours_url, serve(base_site, gzip=True) as base_url:
