@@ -146,9 +146,16 @@ def lighthouse_medians(urls: list[str], preset: str, runs: int) -> list[dict[str
     if runs == 0:
         return [{} for _ in urls]
     results: list[list[dict[str, int]]] = [[] for _ in urls]
-    for _ in range(runs):
+    for done in range(1, runs + 1):
         for url, result in zip(urls, results, strict=True):
             result.append(lighthouse(url, preset))
+        # The table comes at the end, after a long wait: a line a round shows it goes on.
+        low = sorted((r[-1]["performance"], url) for url, r in zip(urls, results, strict=True))
+        print(
+            f"round {done}/{runs}: lowest performance {low[0][0]} ({low[0][1]})",
+            file=sys.stderr,
+            flush=True,
+        )
     return [
         {k: round(statistics.median(r[k] for r in result)) for k in COLUMNS} for result in results
     ]
